@@ -1,0 +1,1 @@
+"""Where images come from and how LR/HR training pairs are made."""

@@ -1,0 +1,6 @@
+"""SRGAN networks: generator, discriminator, VGG19 feature extractor, combined GAN.
+
+Built with the Keras 3 functional API, keras.ops and registered layers only, so they run,
+save and load on any Keras backend (TensorFlow, JAX, PyTorch). Nothing here imports our other
+packages.
+"""

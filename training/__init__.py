@@ -1,0 +1,1 @@
+"""How a training run goes: presets, the two stages, checkpoints and logs."""
