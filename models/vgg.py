@@ -88,6 +88,8 @@ def find_vgg_weights(path=None, *, download=True):
     if download:
         url = os.environ.get(URL_ENV) or VGG19_WEIGHTS_URL
         try:
+            # get_file falls back to /tmp/.keras when the cache folder does not exist yet.
+            cached.parent.mkdir(parents=True, exist_ok=True)
             fetched = keras.utils.get_file(
                 VGG19_WEIGHTS_FILENAME,
                 url,
