@@ -72,7 +72,9 @@ def test_unreachable_download_is_one_clear_line(isolated_keras_home, monkeypatch
     assert "\n" not in str(error.value)
 
 
-def test_environment_variable_and_keras_cache_are_found(vgg_weights, isolated_keras_home, monkeypatch):
+def test_environment_variable_and_keras_cache_are_found(
+    vgg_weights, isolated_keras_home, monkeypatch
+):
     monkeypatch.setenv(vgg.WEIGHTS_ENV, str(vgg_weights))
     assert find_vgg_weights() == vgg_weights
     monkeypatch.delenv(vgg.WEIGHTS_ENV)
@@ -115,7 +117,9 @@ def test_extractor_is_frozen_imagenet_vgg_with_preprocessing_inside(vgg_weights)
     )
     cut = keras.Model(reference_model.input, reference_model.get_layer("block3_conv3").output)
     expected = cut.predict_on_batch(keras.applications.vgg19.preprocess_input((rgb + 1) * 127.5))
-    np.testing.assert_allclose(extractor.predict_on_batch(rgb), expected / 12.75, rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(
+        extractor.predict_on_batch(rgb), expected / 12.75, rtol=1e-4, atol=1e-3
+    )
 
 
 def test_unknown_layer_is_refused(vgg_weights):

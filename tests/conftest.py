@@ -1,0 +1,49 @@
+"""Fixtures shared by the test modules: where ../shared is, and what it holds.
+
+Tests that need the real data or the VGG19 weights skip only when ../shared is absent; CI has it.
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def shared_dir():
+    return Path(os.environ.get("SRGAN_SHARED_DIR", REPO_ROOT.parent / "shared"))
+
+
+@pytest.fixture(scope="session")
+def shared_datasets():
+    path = shared_dir() / "datasets"
+    if not path.is_dir():
+        pytest.skip(f"{path} is absent")
+    return path
+
+
+@pytest.fixture(scope="session")
+def vgg_weights():
+    path = shared_dir() / "weights" / "vgg19" / "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
+    if not path.is_file():
+        pytest.skip(f"{path} is absent")
+    return path
+
+
+@pytest.fixture(scope="session")
+def photo_folder(tmp_path_factory):
+    """Six real photos (crops of scikit-image's bundled colour photos), small enough for tests."""
+    import skimage
+    from PIL import Image
+
+    folder = tmp_path_factory.mktemp("photos")
+    data = Path(skimage.__file__).parent / "data"
+    names = ["astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg",
+             "motorcycle_left.png", "hubble_deep_field.jpg"]
+    for index, name in enumerate(names):
+        with Image.open(data / name) as image:
+            image = image.convert("RGB")
+            left, top = 40 * index % 120, 30
+            image.crop((left, top, left + 96, top + 80)).save(folder / f"photo{index}.png")
+    return folder

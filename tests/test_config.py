@@ -1,0 +1,67 @@
+import pytest
+
+from errors import UserError
+from training.config import PRESETS, Config, resolve_config
+
+
+def test_report_preset_is_the_default():
+    config = resolve_config()
+    assert (config.preset, config.stage, config.pairs) == ("report", "gan", "resize")
+    assert (config.hr_size, config.lr_size, config.batch_size) == (224, 56, 10)
+    assert config.upsample_activation == "leaky_relu"
+    assert config.content_loss == "vgg54"
+    assert config.adversarial_weight == 1e-3
+
+
+def test_paper_preset_and_its_stages():
+    pretrain = resolve_config("paper")
+    assert pretrain.stage == "pretrain"
+    assert (pretrain.hr_size, pretrain.lr_size, pretrain.batch_size) == (96, 24, 16)
+    assert pretrain.augment and pretrain.pairs == "crop"
+    assert (pretrain.learning_rate, pretrain.beta_1) == (1e-4, 0.9)
+    assert pretrain.epochs * pretrain.steps_per_epoch == 1_000_000
+    gan = resolve_config("paper", "gan")
+    assert gan.lr_decay_step == 100_000
+    assert gan.epochs * gan.steps_per_epoch == 200_000
+
+
+def test_every_field_can_be_overridden():
+    config = resolve_config("paper", "gan", {"hr_size": 128, "batch_size": 4, "blocks": 8,
+                                             "lr_decay_step": None, "upsample": "upsampling"})
+    assert (config.hr_size, config.batch_size, config.blocks) == (128, 4, 8)
+    assert config.lr_decay_step is None and config.upsample == "upsampling"
+
+
+def test_presets_only_name_real_fields():
+    fields = set(Config.__dataclass_fields__)
+    for preset in PRESETS.values():
+        assert set(preset) - {"stages"} <= fields
+        for stage_values in preset.get("stages", {}).values():
+            assert set(stage_values) <= fields
+
+
+def test_round_trip_through_json():
+    config = resolve_config("paper", "gan", {"seed": 7})
+    assert Config.from_json(config.to_json()) == config
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"hr_size": 100}, "multiple of 16"),
+        ({"content_loss": "vgg99"}, "content loss"),
+        ({"batch_size": 0}, "--batch-size"),
+        ({"label_noise": 1.5}, "label-noise"),
+        ({"init_generator": "/nonexistent/g.keras"}, "does not exist"),
+    ],
+)
+def test_bad_values_are_refused_in_one_line(overrides, message):
+    with pytest.raises(UserError, match=message):
+        resolve_config("report", None, overrides)
+
+
+def test_unknown_preset_and_stage():
+    with pytest.raises(UserError, match="preset"):
+        resolve_config("nope")
+    with pytest.raises(UserError, match="stage"):
+        resolve_config("report", "finetune")

@@ -1,0 +1,113 @@
+"""Atomic checkpoints and exact resume.
+
+A checkpoint is a folder ``checkpoints/step_XXXXXXX/`` holding ``generator.keras``,
+``discriminator.keras`` (GAN stage), ``optimizers.npz`` (every optimiser variable: Adam's
+moments, its iteration counter and learning rate) and ``state.json`` (step, epoch, best
+validation PSNR). It is written under a temporary name and renamed into place, and
+``checkpoints/latest`` (a one-line file naming it) is replaced atomically afterwards. A run killed
+at any moment therefore leaves the previous checkpoint intact and ``latest`` pointing at a
+complete one.
+
+Nothing random needs saving: batches and label noise are functions of (seed, step), so
+restoring the weights, the optimisers and the step is enough for an exact resume.
+"""
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from errors import UserError
+
+LATEST = "latest"
+
+
+def _write_text_atomically(path, text):
+    temporary = path.with_name(path.name + f".{os.getpid()}.tmp")
+    temporary.write_text(text)
+    os.replace(temporary, path)
+
+
+def optimizer_arrays(optimizer):
+    return {f"{i:04d}": np.asarray(v.numpy()) for i, v in enumerate(optimizer.variables)}
+
+
+def restore_optimizer(optimizer, trainable_variables, arrays):
+    """Build ``optimizer`` for ``trainable_variables`` and load its saved state.
+
+    Keras creates optimiser variables lazily; building them here, in the same order the first
+    ``train_on_batch`` would, lets the saved values be assigned one to one.
+    """
+    if not optimizer.built:
+        optimizer.build(trainable_variables)
+    variables = optimizer.variables
+    if len(variables) != len(arrays):
+        raise UserError(
+            f"checkpoint optimiser has {len(arrays)} variables, the model needs {len(variables)}: "
+            "was it written by a different configuration?"
+        )
+    for index, variable in enumerate(variables):
+        variable.assign(arrays[f"{index:04d}"])
+
+
+def save_checkpoint(run_dir, *, step, models, optimizers, state, keep=2):
+    """Write a complete checkpoint for ``step`` and point ``latest`` at it.
+
+    ``models``: name -> keras.Model (saved as ``<name>.keras``); ``optimizers``: name ->
+    optimizer; ``state``: JSON-serialisable dict. Keeps the newest ``keep`` checkpoints.
+    """
+    folder = Path(run_dir) / "checkpoints"
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"step_{step:07d}"
+    final = folder / name
+    temporary = folder / f".{name}.{os.getpid()}.tmp"
+    shutil.rmtree(temporary, ignore_errors=True)
+    temporary.mkdir()
+    for model_name, model in models.items():
+        model.save(temporary / f"{model_name}.keras")
+    arrays = {}
+    for optimizer_name, optimizer in optimizers.items():
+        for key, value in optimizer_arrays(optimizer).items():
+            arrays[f"{optimizer_name}/{key}"] = value
+    np.savez(temporary / "optimizers.npz", **arrays)
+    (temporary / "state.json").write_text(json.dumps({**state, "step": step}, indent=2))
+    if final.exists():  # the same step saved twice (e.g. Ctrl-C right after a checkpoint)
+        shutil.rmtree(final)
+    os.replace(temporary, final)
+    _write_text_atomically(folder / LATEST, name + "\n")
+    _prune(folder, keep)
+    return final
+
+
+def _prune(folder, keep):
+    complete = sorted(p for p in folder.glob("step_*") if p.is_dir())
+    for old in complete[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    for stale in folder.glob(".step_*.tmp"):
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def latest_checkpoint(run_dir):
+    """The newest complete checkpoint folder of a run, or None."""
+    folder = Path(run_dir) / "checkpoints"
+    pointer = folder / LATEST
+    if pointer.exists():
+        candidate = folder / pointer.read_text().strip()
+        if (candidate / "state.json").exists():
+            return candidate
+    complete = sorted(p for p in folder.glob("step_*") if (p / "state.json").exists())
+    return complete[-1] if complete else None
+
+
+def read_checkpoint(path):
+    """(state dict, {optimizer name: {index: array}}) of a checkpoint folder."""
+    path = Path(path)
+    state = json.loads((path / "state.json").read_text())
+    optimizers = {}
+    with np.load(path / "optimizers.npz") as archive:
+        for key in archive.files:
+            optimizer_name, index = key.split("/")
+            optimizers.setdefault(optimizer_name, {})[index] = archive[key]
+    return state, optimizers

@@ -1,0 +1,158 @@
+"""Presets as data, and how command-line flags override them.
+
+A run is fully described by a ``Config``. A preset is a dict of values for some of its fields;
+``resolve_config`` starts from the defaults, applies the preset (and the preset's values for the
+chosen stage), then the user's overrides. The resolved config is written to the run directory,
+so a run can be repeated or resumed from it alone.
+"""
+
+import dataclasses
+import json
+from pathlib import Path
+
+from errors import UserError
+
+STAGES = ("pretrain", "gan")
+CONTENT_LOSSES = ("vgg54", "vgg22", "vgg33", "mse")
+PAIR_MODES = ("resize", "crop")
+SCALE = 4
+
+PRESETS = {
+    # The student report: whole images resized (bicubic) to 224x224 HR and 56x56 LR, batch 10,
+    # one GAN stage, LeakyReLU after the pixel shuffles (its 1,554,755-parameter summary), and
+    # small random noise on the "real" labels.
+    "report": {
+        "stage": "gan",
+        "pairs": "resize",
+        "hr_size": 224,
+        "augment": False,
+        "batch_size": 10,
+        "epochs": 100,
+        "steps_per_epoch": None,
+        "upsample_activation": "leaky_relu",
+        "label_noise": 0.1,
+        "checkpoint_every": 5,
+        "validation_crop": None,
+    },
+    # Ledig et al. 2017: random 96x96 HR crops (24x24 LR), flips and 90-degree rotations, batch
+    # 16, Adam lr 1e-4 beta1 0.9. SRResNet: 10^6 updates; SRGAN: 10^5 at 1e-4 then 10^5 at 1e-5.
+    "paper": {
+        "stage": "pretrain",
+        "pairs": "crop",
+        "hr_size": 96,
+        "augment": True,
+        "batch_size": 16,
+        "steps_per_epoch": 1000,
+        "upsample_activation": "prelu",
+        "label_noise": 0.0,
+        "checkpoint_every": 10,
+        "validation_crop": 192,
+        "stages": {
+            "pretrain": {"epochs": 1000},
+            "gan": {"epochs": 200, "lr_decay_step": 100_000},
+        },
+    },
+}
+
+
+@dataclasses.dataclass
+class Config:
+    """Everything that decides what a run does. Field comments name the flag."""
+
+    preset: str = "report"
+    stage: str = "gan"  # --stage
+    dataset: str = "sample"  # --dataset: DIV2K, Flickr2K, DF2K, sample, or a folder
+    data_dir: str | None = None  # --data-dir
+    upsample: str = "pixelshuffle"  # --upsample: pixelshuffle | upsampling
+    upsample_activation: str = "prelu"  # --upsample-activation: prelu | leaky_relu
+    blocks: int = 16  # --blocks
+    pairs: str = "resize"  # --pairs: resize (whole images) | crop (random crops)
+    hr_size: int = 224  # --hr-size
+    augment: bool = False  # --augment / --no-augment
+    batch_size: int = 10  # --batch-size
+    epochs: int = 100  # --epochs
+    steps_per_epoch: int | None = None  # --steps-per-epoch; None: one pass over the images
+    learning_rate: float = 1e-4  # --learning-rate
+    beta_1: float = 0.9  # --beta-1
+    lr_decay_step: int | None = None  # --lr-decay-step: learning rate x0.1 from this step on
+    content_loss: str = "vgg54"  # --content-loss: vgg54 | vgg22 | vgg33 | mse
+    adversarial_weight: float = 1e-3  # --adversarial-weight
+    label_noise: float = 0.0  # --label-noise: real labels drawn from [1 - noise, 1]
+    init_generator: str | None = None  # --init-generator: weights to start the GAN stage from
+    vgg_weights: str | None = None  # --vgg-weights
+    seed: int = 0  # --seed
+    checkpoint_every: int = 1  # --checkpoint-every (epochs)
+    keep_checkpoints: int = 2  # --keep-checkpoints
+    validation_images: int | None = 10  # --validation-images (None: all)
+    validation_crop: int | None = None  # --validation-crop: centre-crop HR to at most this
+    sample_images: int = 3  # --sample-images: rows of the LR / SR / HR grid
+    run_dir: str | None = None  # --run-dir
+
+    @property
+    def lr_size(self):
+        return self.hr_size // SCALE
+
+    def to_json(self):
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text):
+        values = json.loads(text)
+        known = {field.name for field in dataclasses.fields(cls)}
+        return cls(**{key: value for key, value in values.items() if key in known})
+
+
+def field_names():
+    return [field.name for field in dataclasses.fields(Config)]
+
+
+def resolve_config(preset="report", stage=None, overrides=None):
+    """Defaults, then the preset, then the preset's stage values, then ``overrides``.
+
+    ``overrides`` holds only the values the user gave (``None`` means "not given", except for
+    fields whose override is explicitly ``None``-able, which flags express as 0 or "none").
+    """
+    if preset not in PRESETS:
+        raise UserError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
+    values = {key: value for key, value in PRESETS[preset].items() if key != "stages"}
+    stage = stage or values.get("stage", "gan")
+    if stage not in STAGES:
+        raise UserError(f"unknown stage {stage!r}; choose from {', '.join(STAGES)}")
+    values.update(PRESETS[preset].get("stages", {}).get(stage, {}))
+    values.update({"preset": preset, "stage": stage})
+    unknown = set(overrides or {}) - set(field_names())
+    if unknown:
+        raise ValueError(f"unknown config fields: {sorted(unknown)}")
+    values.update(overrides or {})
+    config = Config(**values)
+    validate(config)
+    return config
+
+
+def validate(config):
+    """Refuse values that would fail later, deep inside Keras, with one clear line now."""
+    if config.stage not in STAGES:
+        raise UserError(f"unknown stage {config.stage!r}; choose from {', '.join(STAGES)}")
+    if config.content_loss not in CONTENT_LOSSES:
+        raise UserError(
+            f"unknown content loss {config.content_loss!r}; choose from {', '.join(CONTENT_LOSSES)}"
+        )
+    if config.pairs not in PAIR_MODES:
+        raise UserError(f"unknown pairs mode {config.pairs!r}; choose from {', '.join(PAIR_MODES)}")
+    if config.upsample not in ("pixelshuffle", "upsampling"):
+        raise UserError(f"unknown upsample {config.upsample!r}; choose pixelshuffle or upsampling")
+    if config.upsample_activation not in ("prelu", "leaky_relu"):
+        raise UserError(f"unknown upsample activation {config.upsample_activation!r}")
+    if config.hr_size < 16 or config.hr_size % 16:
+        raise UserError(f"--hr-size must be a positive multiple of 16, got {config.hr_size}")
+    for name in ("blocks", "batch_size", "epochs", "checkpoint_every", "keep_checkpoints"):
+        if getattr(config, name) < 1:
+            raise UserError(f"--{name.replace('_', '-')} must be at least 1")
+    if config.steps_per_epoch is not None and config.steps_per_epoch < 1:
+        raise UserError("--steps-per-epoch must be at least 1")
+    if not 0 <= config.label_noise < 1:
+        raise UserError("--label-noise must be in [0, 1)")
+    if config.learning_rate <= 0:
+        raise UserError("--learning-rate must be positive")
+    if config.init_generator and not Path(config.init_generator).exists():
+        raise UserError(f"--init-generator: {config.init_generator} does not exist")
