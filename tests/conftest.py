@@ -39,8 +39,14 @@ def photo_folder(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("photos")
     data = Path(skimage.__file__).parent / "data"
-    names = ["astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg",
-             "motorcycle_left.png", "hubble_deep_field.jpg"]
+    names = [
+        "astronaut.png",
+        "coffee.png",
+        "chelsea.png",
+        "rocket.jpg",
+        "motorcycle_left.png",
+        "hubble_deep_field.jpg",
+    ]
     for index, name in enumerate(names):
         with Image.open(data / name) as image:
             image = image.convert("RGB")
