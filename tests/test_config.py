@@ -26,8 +26,17 @@ def test_paper_preset_and_its_stages():
 
 
 def test_every_field_can_be_overridden():
-    config = resolve_config("paper", "gan", {"hr_size": 128, "batch_size": 4, "blocks": 8,
-                                             "lr_decay_step": None, "upsample": "upsampling"})
+    config = resolve_config(
+        "paper",
+        "gan",
+        {
+            "hr_size": 128,
+            "batch_size": 4,
+            "blocks": 8,
+            "lr_decay_step": None,
+            "upsample": "upsampling",
+        },
+    )
     assert (config.hr_size, config.batch_size, config.blocks) == (128, 4, 8)
     assert config.lr_decay_step is None and config.upsample == "upsampling"
 

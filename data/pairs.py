@@ -1,0 +1,259 @@
+"""LR/HR training pairs and batches, for both presets.
+
+- ``resize`` (the student report): every HR image is resized whole with MATLAB-compatible
+  bicubic to ``hr_size`` x ``hr_size``; its LR is that image downscaled x4.
+- ``crop`` (the paper): LR = MATLAB-compatible bicubic x4 downscale of ``modcrop(HR)``; each
+  sample is a random ``hr_size`` HR crop and the aligned ``hr_size/4`` LR crop, with an
+  optional random flip and 90-degree rotation.
+
+Each image is decoded and degraded once; the pair is cached on disk as ``.npy`` and read back
+memory-mapped, so 3,450 2K images never sit in memory together and a crop costs a few small reads.
+
+Every batch is a pure function of ``(seed, epoch, index)``. A resumed run, a prefetching thread
+or a restarted loader therefore see exactly the batches an uninterrupted run would.
+"""
+
+import concurrent.futures
+import contextlib
+import hashlib
+import os
+import queue
+import threading
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from data.images import ImageError, bicubic_downscale, imresize, modcrop, read_rgb
+from errors import UserError
+
+SCALE = 4
+CACHE_VERSION = 1
+
+
+def lr_to_model(lr):
+    """uint8 LR -> float32 in [0, 1], the generator's input range (paper, section 3.2)."""
+    return np.asarray(lr, np.float32) / 255.0
+
+
+def hr_to_model(hr):
+    """uint8 HR -> float32 in [-1, 1], the generator's tanh output range."""
+    return np.asarray(hr, np.float32) / 127.5 - 1.0
+
+
+def sr_to_uint8(sr):
+    """Generator output in [-1, 1] -> uint8, rounded and clipped."""
+    return np.clip(np.rint((np.asarray(sr, np.float32) + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
+def make_pair(hr, *, mode, hr_size):
+    """(LR, HR) uint8 arrays for one decoded RGB image."""
+    if mode == "resize":
+        hr = imresize(hr, output_shape=(hr_size, hr_size))
+        return imresize(hr, scale=1 / SCALE), hr
+    if mode == "crop":
+        hr = modcrop(hr, SCALE)
+        return bicubic_downscale(hr, SCALE), hr
+    raise ValueError(f"unknown pairs mode {mode!r}")
+
+
+@dataclass
+class SkippedImage:
+    path: Path
+    reason: str
+
+
+def _cache_key(path, mode, hr_size):
+    stat = os.stat(path)
+    text = f"{CACHE_VERSION}|{Path(path).resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{mode}|"
+    text += str(hr_size if mode == "resize" else SCALE)
+    return hashlib.sha1(text.encode()).hexdigest()[:20]
+
+
+def _save_npy_atomically(path, array):
+    temporary = path.with_name(path.name + f".{os.getpid()}.tmp")
+    with open(temporary, "wb") as handle:
+        np.save(handle, array)
+    os.replace(temporary, path)
+
+
+class PairSource:
+    """Training pairs from a list of HR image files, decoded once and cached on disk."""
+
+    def __init__(self, paths, *, mode, hr_size, cache_dir, augment=False, progress=True):
+        if hr_size % SCALE:
+            raise UserError(f"HR size {hr_size} is not a multiple of {SCALE}")
+        self.mode = mode
+        self.hr_size = hr_size
+        self.lr_size = hr_size // SCALE
+        self.augment = augment
+        self.cache_dir = Path(cache_dir)
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        self.skipped = []
+        self._pairs = []
+        self._orders = {}
+        paths = [Path(p) for p in paths]
+        workers = max(1, min(4, os.cpu_count() or 1))
+        with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+            results = pool.map(self._prepare, paths)
+            bar = tqdm(
+                results,
+                total=len(paths),
+                desc="preparing pairs",
+                unit="img",
+                disable=not progress,
+                leave=False,
+            )
+            for path, result in zip(paths, bar, strict=True):
+                if isinstance(result, SkippedImage):
+                    self.skipped.append(result)
+                    warnings.warn(f"skipped {path}: {result.reason}", stacklevel=2)
+                else:
+                    self._pairs.append(result)
+        if not self._pairs:
+            raise UserError(
+                f"no usable training images among {len(paths)} "
+                f"(skipped {len(self.skipped)}: {self.skipped[0].reason if self.skipped else ''})"
+            )
+
+    def _prepare(self, path):
+        """Cache one image's pair; return memory-mapped (lr, hr), or why it was skipped."""
+        try:
+            key = _cache_key(path, self.mode, self.hr_size)
+        except OSError as error:
+            return SkippedImage(path, f"cannot read ({error.strerror})")
+        lr_file = self.cache_dir / f"{key}.lr.npy"
+        hr_file = self.cache_dir / f"{key}.hr.npy"
+        if not (lr_file.exists() and hr_file.exists()):
+            try:
+                image = read_rgb(path)
+            except ImageError as error:
+                return SkippedImage(path, str(error))
+            if self.mode == "crop" and min(image.shape[:2]) < self.hr_size:
+                return SkippedImage(
+                    path,
+                    f"{image.shape[1]}x{image.shape[0]} is smaller than the "
+                    f"{self.hr_size}x{self.hr_size} HR crop",
+                )
+            lr, hr = make_pair(image, mode=self.mode, hr_size=self.hr_size)
+            _save_npy_atomically(hr_file, hr)
+            _save_npy_atomically(lr_file, lr)
+        lr = np.load(lr_file, mmap_mode="r")
+        hr = np.load(hr_file, mmap_mode="r")
+        if self.mode == "crop" and min(hr.shape[:2]) < self.hr_size:
+            return SkippedImage(path, f"smaller than the {self.hr_size}x{self.hr_size} HR crop")
+        return lr, hr
+
+    def __len__(self):
+        return len(self._pairs)
+
+    def steps_per_epoch(self, batch_size):
+        """Batches in one pass over the images (at least one)."""
+        return max(1, -(-len(self._pairs) // batch_size))
+
+    def _order(self, seed, epoch):
+        if (seed, epoch) not in self._orders:
+            if len(self._orders) > 4:
+                self._orders.clear()
+            self._orders[seed, epoch] = np.random.default_rng([seed, epoch]).permutation(len(self))
+        return self._orders[seed, epoch]
+
+    def batch(self, seed, epoch, index, batch_size):
+        """Batch ``index`` of ``epoch``: (LR float32 in [0, 1], HR float32 in [-1, 1])."""
+        order = self._order(seed, epoch)
+        rng = np.random.default_rng([seed, epoch, index, 1])
+        lrs = np.empty((batch_size, self.lr_size, self.lr_size, 3), np.uint8)
+        hrs = np.empty((batch_size, self.hr_size, self.hr_size, 3), np.uint8)
+        for slot in range(batch_size):
+            lr, hr = self._pairs[order[(index * batch_size + slot) % len(order)]]
+            if self.mode == "crop":
+                y = int(rng.integers(0, lr.shape[0] - self.lr_size + 1))
+                x = int(rng.integers(0, lr.shape[1] - self.lr_size + 1))
+                lr = lr[y : y + self.lr_size, x : x + self.lr_size]
+                hy, hx = y * SCALE, x * SCALE
+                hr = hr[hy : hy + self.hr_size, hx : hx + self.hr_size]
+            if self.augment:
+                turns, flip = int(rng.integers(4)), bool(rng.integers(2))
+                lr, hr = np.rot90(lr, turns), np.rot90(hr, turns)
+                if flip:
+                    lr, hr = lr[:, ::-1], hr[:, ::-1]
+            lrs[slot], hrs[slot] = lr, hr
+        return lr_to_model(lrs), hr_to_model(hrs)
+
+
+def validation_pairs(paths, *, mode, hr_size, crop=None, limit=None):
+    """Fixed (name, LR uint8, HR uint8) triples for monitoring a run; the same every epoch.
+
+    ``crop`` centre-crops HR (and the aligned LR) to at most ``crop`` pixels a side, which
+    bounds validation time on 2K images; evaluate.py scores whole images.
+    """
+    triples, skipped = [], []
+    for path in list(paths)[: limit or None]:
+        try:
+            image = read_rgb(path)
+        except ImageError as error:
+            skipped.append(SkippedImage(Path(path), str(error)))
+            continue
+        lr, hr = make_pair(image, mode=mode, hr_size=hr_size)
+        if crop:
+            side = min(crop, hr.shape[0], hr.shape[1]) // SCALE
+            y0 = (lr.shape[0] - side) // 2
+            x0 = (lr.shape[1] - side) // 2
+            lr = lr[y0 : y0 + side, x0 : x0 + side]
+            hr = hr[y0 * SCALE : (y0 + side) * SCALE, x0 * SCALE : (x0 + side) * SCALE]
+        triples.append((Path(path).stem, np.ascontiguousarray(lr), np.ascontiguousarray(hr)))
+    return triples, skipped
+
+
+class Prefetcher:
+    """Makes the batches of steps ``[start, stop)`` on a background thread, in order.
+
+    Decoding crops overlaps with the training step; because batches depend only on their
+    position, prefetching changes nothing about what is trained on.
+    """
+
+    _DONE = object()
+
+    def __init__(self, source, *, seed, batch_size, steps_per_epoch, start, stop, depth=4):
+        self._queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._error = None
+
+        def produce():
+            try:
+                for step in range(start, stop):
+                    if self._stop.is_set():
+                        return
+                    epoch, index = divmod(step, steps_per_epoch)
+                    item = (step, *source.batch(seed, epoch, index, batch_size))
+                    while not self._stop.is_set():
+                        try:
+                            self._queue.put(item, timeout=0.1)
+                            break
+                        except queue.Full:
+                            continue
+            except BaseException as error:  # re-raised in the consumer's thread
+                self._error = error
+            finally:
+                self._queue.put(self._DONE)
+
+        self._thread = threading.Thread(target=produce, name="batch-prefetch", daemon=True)
+        self._thread.start()
+
+    def __iter__(self):
+        while True:
+            item = self._queue.get()
+            if item is self._DONE:
+                if self._error is not None:
+                    raise self._error
+                return
+            yield item
+
+    def close(self):
+        self._stop.set()
+        while self._thread.is_alive():
+            with contextlib.suppress(queue.Empty):
+                self._queue.get(timeout=0.1)
+        self._thread.join()

@@ -1,0 +1,237 @@
+"""The training loop on tiny models (1 residual block, 32 px HR) and a folder of real photos."""
+
+import csv
+
+import keras
+import numpy as np
+import pytest
+
+from errors import UserError
+from models.discriminator import build_discriminator
+from models.gan import build_gan, compile_discriminator
+from models.generator import build_generator
+from training import checkpoints
+from training.config import resolve_config
+from training.loop import (
+    Interrupted,
+    Networks,
+    TrainingDiverged,
+    gan_step,
+    learning_rate_at,
+    real_labels,
+    train,
+)
+
+
+def weights_of(model):
+    return {w.path: keras.ops.convert_to_numpy(w).copy() for w in model.weights}
+
+
+def changed(before, after):
+    return {name for name in before if not np.array_equal(before[name], after[name])}
+
+
+def tiny_networks(feature_extractor=None):
+    keras.utils.set_random_seed(0)
+    generator = build_generator(blocks=1)
+    discriminator = build_discriminator(32)
+    compile_discriminator(discriminator)
+    gan = build_gan(generator, discriminator, feature_extractor)
+    return Networks(generator, discriminator, feature_extractor, gan)
+
+
+def batch(seed=0):
+    rng = np.random.default_rng(seed)
+    lr = rng.uniform(size=(4, 8, 8, 3)).astype("float32")
+    hr = rng.uniform(-1, 1, size=(4, 32, 32, 3)).astype("float32")
+    return lr, hr
+
+
+def assert_d_learns_and_is_frozen_in_g_step(networks):
+    """Weights before/after each half of gan_step: D only in D's half, G only in G's."""
+    generator, discriminator = networks.generator, networks.discriminator
+    lr, hr = batch()
+    real = np.ones((4, 1), "float32")
+    for _ in range(2):  # the second round runs the already-traced functions
+        d_before, g_before = weights_of(discriminator), weights_of(generator)
+        d_after_own_step = {}
+        original = discriminator.train_on_batch
+
+        def recording(*args, _seen=d_after_own_step, _original=original, **kwargs):
+            result = _original(*args, **kwargs)
+            _seen.update(weights_of(discriminator))
+            return result
+
+        discriminator.train_on_batch = recording
+        try:
+            losses = gan_step(networks, lr, hr, real)
+        finally:
+            del discriminator.train_on_batch
+        d_after, g_after = weights_of(discriminator), weights_of(generator)
+
+        d_moved = changed(d_before, d_after_own_step)
+        assert any("kernel" in name for name in d_moved), "D's kernels did not learn"
+        assert any("moving_mean" in name for name in d_moved), "D's BN statistics did not update"
+        assert not changed(d_after_own_step, d_after), "D changed during the generator's step"
+        g_moved = changed(g_before, g_after)
+        assert any("kernel" in name for name in g_moved), "G did not learn"
+        assert all(np.isfinite(v) for v in losses.values())
+        assert set(losses) == {"d_real", "d_fake", "g_total", "g_content", "g_adversarial"}
+
+
+def test_discriminator_learns_in_its_step_and_is_frozen_in_the_generators():
+    assert_d_learns_and_is_frozen_in_g_step(tiny_networks())
+
+
+def test_same_with_a_vgg_content_loss(vgg_weights):
+    from models.vgg import build_feature_extractor
+
+    networks = tiny_networks(build_feature_extractor("vgg22", vgg_weights))
+    vgg_before = weights_of(networks.feature_extractor)
+    assert_d_learns_and_is_frozen_in_g_step(networks)
+    assert not changed(vgg_before, weights_of(networks.feature_extractor))
+
+
+def test_learning_rate_schedule_and_label_noise():
+    config = resolve_config("paper", "gan", {"learning_rate": 1e-4})
+    assert learning_rate_at(config, 99_999) == pytest.approx(1e-4)
+    assert learning_rate_at(config, 100_000) == pytest.approx(1e-5)
+    noisy = resolve_config("report", None, {"label_noise": 0.2})
+    labels = real_labels(noisy, step=7, batch_size=1000)
+    assert labels.min() >= 0.8 and labels.max() <= 1.0 and labels.std() > 0.01
+    np.testing.assert_array_equal(labels, real_labels(noisy, step=7, batch_size=1000))
+    assert np.all(real_labels(config, 7, 4) == 1)
+
+
+def tiny_config(photo_folder, tmp_path, **overrides):
+    values = {
+        "dataset": str(photo_folder),
+        "data_dir": str(tmp_path / "data"),
+        "blocks": 1,
+        "hr_size": 32,
+        "batch_size": 2,
+        "epochs": 2,
+        "steps_per_epoch": 3,
+        "content_loss": "mse",
+        "validation_images": 2,
+        "validation_crop": 48,
+        "learning_rate": 1e-3,
+        "checkpoint_every": 1,
+    }
+    values.update(overrides)
+    return resolve_config("paper", overrides.pop("stage", "gan"), values)
+
+
+def read_csv_rows(path):
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def read_history(run_dir):
+    return read_csv_rows(run_dir / "history.csv")
+
+
+def test_pretraining_lowers_the_content_loss(photo_folder, tmp_path):
+    config = tiny_config(photo_folder, tmp_path, stage="pretrain", epochs=1, steps_per_epoch=40)
+    result = train(config, run_dir=tmp_path / "run", progress=False)
+    losses = [float(row["g_mse"]) for row in read_history(result.run_dir)]
+    assert len(losses) == 40
+    assert np.mean(losses[-8:]) < 0.7 * np.mean(losses[:8])
+
+
+def test_a_run_writes_its_directory(photo_folder, tmp_path):
+    result = train(tiny_config(photo_folder, tmp_path), run_dir=tmp_path / "run", progress=False)
+    run = result.run_dir
+    for name in (
+        "config.json",
+        "history.csv",
+        "loss.png",
+        "validation.csv",
+        "generator.keras",
+        "run.log",
+        "samples/epoch_0001.png",
+        "samples/epoch_0002.png",
+    ):
+        assert (run / name).is_file(), name
+    assert any((run / "tensorboard").iterdir())
+    latest = checkpoints.latest_checkpoint(run)
+    assert latest.name == "step_0000006"
+    assert {p.name for p in latest.iterdir()} == {
+        "generator.keras",
+        "discriminator.keras",
+        "optimizers.npz",
+        "state.json",
+    }
+    rows = read_csv_rows(run / "validation.csv")
+    assert [int(r["step"]) for r in rows] == [3, 6]
+    assert 5 < float(rows[-1]["psnr_y"]) < 60
+    assert result.validation["psnr_y"] == pytest.approx(float(rows[-1]["psnr_y"]), abs=1e-3)
+    loaded = keras.models.load_model(run / "generator.keras")
+    assert loaded.predict_on_batch(np.zeros((1, 5, 6, 3), "float32")).shape == (1, 20, 24, 3)
+    with pytest.raises(UserError, match="--resume"):
+        train(tiny_config(photo_folder, tmp_path), run_dir=run, progress=False)
+
+
+def test_resume_after_an_interruption_matches_an_uninterrupted_run(photo_folder, tmp_path):
+    config = tiny_config(photo_folder, tmp_path, label_noise=0.1, augment=True)
+    straight = train(config, run_dir=tmp_path / "straight", progress=False)
+
+    def interrupt(trainer, step, losses):
+        if step == 3:  # mid-epoch: the second epoch's first step
+            raise KeyboardInterrupt
+
+    with pytest.raises(Interrupted):
+        train(config, run_dir=tmp_path / "resumed", progress=False, on_step=interrupt)
+    assert checkpoints.latest_checkpoint(tmp_path / "resumed").name == "step_0000004"
+    resumed = train(config, run_dir=tmp_path / "resumed", resume=True, progress=False)
+    assert resumed.step == straight.step == 6
+
+    for name in ("generator", "discriminator"):
+        a = keras.models.load_model(
+            checkpoints.latest_checkpoint(straight.run_dir) / f"{name}.keras"
+        )
+        b = keras.models.load_model(
+            checkpoints.latest_checkpoint(resumed.run_dir) / f"{name}.keras"
+        )
+        for wa, wb in zip(a.weights, b.weights, strict=True):
+            np.testing.assert_array_equal(
+                keras.ops.convert_to_numpy(wa), keras.ops.convert_to_numpy(wb), err_msg=wa.path
+            )
+    _, opt_a = checkpoints.read_checkpoint(checkpoints.latest_checkpoint(straight.run_dir))
+    _, opt_b = checkpoints.read_checkpoint(checkpoints.latest_checkpoint(resumed.run_dir))
+    for name in opt_a:
+        for key in opt_a[name]:
+            np.testing.assert_array_equal(opt_a[name][key], opt_b[name][key])
+    history = read_history(resumed.run_dir)
+    assert [int(row["step"]) for row in history] == list(range(6))
+    assert [r["g_total"] for r in history] == [r["g_total"] for r in read_history(straight.run_dir)]
+
+
+def test_a_nan_loss_stops_and_keeps_the_last_good_checkpoint(photo_folder, tmp_path):
+    config = tiny_config(photo_folder, tmp_path, stage="pretrain", steps_per_epoch=2, epochs=3)
+
+    def poison(trainer, step, losses):
+        if step == 2:  # the first step after the checkpoint at step 2
+            kernel = trainer.networks.generator.get_layer("head_conv").kernel
+            kernel.assign(np.full(kernel.shape, np.nan, "float32"))
+
+    with pytest.raises(TrainingDiverged, match="loss is not finite at step 3") as error:
+        train(config, run_dir=tmp_path / "run", progress=False, on_step=poison)
+    assert "step_0000002" in str(error.value)
+    latest = checkpoints.latest_checkpoint(tmp_path / "run")
+    assert latest.name == "step_0000002"
+    restored = keras.models.load_model(latest / "generator.keras")
+    assert np.all(np.isfinite(keras.ops.convert_to_numpy(restored.get_layer("head_conv").kernel)))
+
+
+def test_non_finite_weights_are_never_checkpointed(photo_folder, tmp_path):
+    config = tiny_config(photo_folder, tmp_path, stage="pretrain", steps_per_epoch=1, epochs=3)
+
+    def poison(trainer, step, losses):
+        if step == 1:  # after the step, before its checkpoint
+            kernel = trainer.networks.generator.get_layer("body_conv").kernel
+            kernel.assign(np.full(kernel.shape, np.inf, "float32"))
+
+    with pytest.raises(TrainingDiverged, match="not finite at step 2"):
+        train(config, run_dir=tmp_path / "run", progress=False, on_step=poison)
+    assert checkpoints.latest_checkpoint(tmp_path / "run").name == "step_0000001"

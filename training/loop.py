@@ -1,0 +1,463 @@
+"""The two training stages and validation.
+
+- ``pretrain``: SRResNet, the generator alone with a pixel MSE (the paper's first stage).
+- ``gan``: alternating ``train_on_batch`` calls: the discriminator on real HR (label 1, with
+  optional noise) and on G(LR) (label 0), then the combined model (content + 1e-3 adversarial)
+  with the discriminator frozen.
+
+Keras 3 fixes a model's trainable variables when its train function is traced, so the
+discriminator's flag is set before each call (``models.gan.discriminator_trainable``); the
+tests compare weights before and after each kind of step to prove D learns in its own step and
+stays frozen, BatchNorm statistics included, in the generator's.
+"""
+
+import dataclasses
+import math
+import shutil
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from data.catalog import data_dir as resolve_data_dir
+from data.catalog import resolve_training_set
+from data.pairs import PairSource, Prefetcher, lr_to_model, sr_to_uint8, validation_pairs
+from errors import UserError
+from metrics import psnr, ssim
+from models.discriminator import build_discriminator
+from models.gan import (
+    build_gan,
+    compile_discriminator,
+    compile_generator,
+    discriminator_trainable,
+)
+from models.generator import build_generator
+from models.vgg import build_feature_extractor
+from training import checkpoints, logs
+from training.config import SCALE, Config
+
+
+class TrainingDiverged(UserError):
+    """A loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class Interrupted(Exception):
+    """Training stopped by Ctrl-C (or SIGTERM) after saving a checkpoint."""
+
+    def __init__(self, checkpoint):
+        super().__init__(f"interrupted; checkpoint saved at {checkpoint}")
+        self.checkpoint = checkpoint
+
+
+@dataclasses.dataclass
+class Networks:
+    generator: keras.Model
+    discriminator: keras.Model | None = None
+    feature_extractor: keras.Model | None = None
+    gan: keras.Model | None = None
+
+    def models_to_save(self):
+        saved = {"generator": self.generator}
+        if self.discriminator is not None:
+            saved["discriminator"] = self.discriminator
+        return saved
+
+    def optimizers(self):
+        """Each optimiser with the variables it trains, in the order its first step builds them."""
+        if self.gan is None:
+            return {"generator": (self.generator.optimizer, self.generator.trainable_variables)}
+        with discriminator_trainable(self.discriminator, True):
+            d_variables = list(self.discriminator.trainable_variables)
+        return {
+            "gan": (self.gan.optimizer, self.gan.trainable_variables),
+            "discriminator": (self.discriminator.optimizer, d_variables),
+        }
+
+
+def build_networks(config):
+    """Build and compile every model the stage needs (VGG only for a VGG content loss)."""
+    keras.utils.set_random_seed(config.seed)
+    generator = build_generator(
+        blocks=config.blocks,
+        upsample=config.upsample,
+        upsample_activation=config.upsample_activation,
+    )
+    if config.init_generator:
+        load_generator_weights(generator, config.init_generator)
+    if config.stage == "pretrain":
+        compile_generator(generator, learning_rate=config.learning_rate, beta_1=config.beta_1)
+        return Networks(generator)
+    discriminator = build_discriminator(config.hr_size)
+    compile_discriminator(discriminator, learning_rate=config.learning_rate, beta_1=config.beta_1)
+    extractor = None
+    if config.content_loss != "mse":
+        extractor = build_feature_extractor(config.content_loss, config.vgg_weights)
+    gan = build_gan(
+        generator,
+        discriminator,
+        extractor,
+        learning_rate=config.learning_rate,
+        beta_1=config.beta_1,
+        adversarial_weight=config.adversarial_weight,
+    )
+    return Networks(generator, discriminator, extractor, gan)
+
+
+def generator_file(path):
+    """The generator ``.keras`` file behind a path: a file, a run directory or a checkpoint."""
+    path = Path(path)
+    if path.is_file():
+        return path
+    for candidate in (path / "generator.keras", path / "checkpoints"):
+        if candidate.is_file():
+            return candidate
+        if candidate.is_dir():
+            latest = checkpoints.latest_checkpoint(path)
+            if latest is not None:
+                return latest / "generator.keras"
+    raise UserError(f"no generator found at {path} (expected a .keras file or a run directory)")
+
+
+def load_generator_weights(generator, path):
+    source = generator_file(path)
+    try:
+        generator.load_weights(source)
+    except Exception as error:  # Keras raises ValueError, OSError, zip errors... for bad files
+        reason = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+        raise UserError(f"cannot load generator weights from {source}: {reason}") from None
+
+
+def learning_rate_at(config, step):
+    """The paper's schedule: ``learning_rate``, then a tenth of it from ``lr_decay_step`` on."""
+    if config.lr_decay_step and step >= config.lr_decay_step:
+        return config.learning_rate * 0.1
+    return config.learning_rate
+
+
+def real_labels(config, step, batch_size):
+    """Targets for real images: 1, or drawn from [1 - noise, 1] (the report's label noise).
+
+    Seeded by (seed, step) so a resumed run draws the same labels.
+    """
+    labels = np.ones((batch_size, 1), np.float32)
+    if config.label_noise:
+        rng = np.random.default_rng([config.seed, step, 2])
+        labels -= rng.uniform(0, config.label_noise, size=labels.shape).astype(np.float32)
+    return labels
+
+
+def pretrain_step(networks, lr, hr):
+    logs_ = networks.generator.train_on_batch(lr, hr, return_dict=True)
+    return {"g_mse": float(logs_["loss"])}
+
+
+def gan_step(networks, lr, hr, real):
+    """One SRGAN update: D on real and on fake, then G through the combined model."""
+    generator, discriminator = networks.generator, networks.discriminator
+    sr = generator.predict_on_batch(lr)
+    fake = np.zeros_like(real)
+    with discriminator_trainable(discriminator, True):
+        d_real = discriminator.train_on_batch(hr, real, return_dict=True)["loss"]
+        d_fake = discriminator.train_on_batch(sr, fake, return_dict=True)["loss"]
+    if networks.feature_extractor is not None:
+        content_target = networks.feature_extractor.predict_on_batch(hr)
+    else:
+        content_target = hr
+    with discriminator_trainable(discriminator, False):
+        result = networks.gan.train_on_batch(
+            lr, [content_target, np.ones_like(real)], return_dict=True
+        )
+    return {
+        "d_real": float(d_real),
+        "d_fake": float(d_fake),
+        "g_total": float(result["loss"]),
+        "g_content": float(result["content_loss"]),
+        "g_adversarial": float(result["adversarial_loss"]),
+    }
+
+
+def super_resolve(generator, lr_images):
+    """uint8 LR images (any sizes) -> uint8 SR images; equal sizes share one call."""
+    results = [None] * len(lr_images)
+    by_shape = {}
+    for index, image in enumerate(lr_images):
+        by_shape.setdefault(image.shape, []).append(index)
+    for indices in by_shape.values():
+        batch = lr_to_model(np.stack([lr_images[i] for i in indices]))
+        for i, sr in zip(indices, generator.predict_on_batch(batch), strict=True):
+            results[i] = sr_to_uint8(sr)
+    return results
+
+
+def validate(generator, triples):
+    """Mean PSNR-Y / SSIM-Y (4-pixel shave, as the paper) and RGB PSNR, with the SR images."""
+    srs = super_resolve(generator, [lr for _, lr, _ in triples])
+    rows = [
+        (
+            psnr(hr, sr, crop_border=SCALE, y_channel=True),
+            ssim(hr, sr, crop_border=SCALE, y_channel=True),
+            psnr(hr, sr, crop_border=SCALE, y_channel=False),
+        )
+        for (_, _, hr), sr in zip(triples, srs, strict=True)
+    ]
+    psnr_y, ssim_y, psnr_rgb = (float(np.mean(column)) for column in zip(*rows, strict=True))
+    return {"psnr_y": psnr_y, "ssim_y": ssim_y, "psnr_rgb": psnr_rgb}, srs
+
+
+@dataclasses.dataclass
+class RunResult:
+    run_dir: Path
+    step: int
+    validation: dict | None
+    history_csv: Path
+
+
+class Trainer:
+    """One run: data, networks, the step loop, checkpoints, validation and logs."""
+
+    def __init__(self, config, run_dir, *, resume=False, progress=True, on_step=None):
+        self.config = config
+        self.run_dir = Path(run_dir)
+        self.progress_enabled = progress
+        self.on_step = on_step
+        self.step = 0
+        self.best_psnr = None
+        self.last_checkpoint = None
+        self._prepare_run_dir(resume)
+        self._log(f"run directory: {self.run_dir}")
+        self._load_data()
+        self.networks = build_networks(config)
+        if resume:
+            self._restore()
+
+    # -- set-up ---------------------------------------------------------------------------
+    def _prepare_run_dir(self, resume):
+        config_file = self.run_dir / "config.json"
+        if not resume and (self.run_dir / "checkpoints").exists():
+            raise UserError(
+                f"{self.run_dir} already holds a run; pass --resume to continue it, "
+                "or choose another --run-dir"
+            )
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        temporary = config_file.with_suffix(".json.tmp")
+        temporary.write_text(self.config.to_json())
+        temporary.replace(config_file)
+
+    def _log(self, message):
+        with open(self.run_dir / "run.log", "a") as handle:
+            handle.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")
+
+    def _load_data(self):
+        config = self.config
+        root = resolve_data_dir(config.data_dir)
+        dataset = resolve_training_set(config.dataset, root)
+        cache = (
+            root
+            / "cache"
+            / f"{config.pairs}_{config.hr_size if config.pairs == 'resize' else 'x4'}"
+        )
+        self.source = PairSource(
+            dataset.train,
+            mode=config.pairs,
+            hr_size=config.hr_size,
+            cache_dir=cache,
+            augment=config.augment,
+            progress=self.progress_enabled,
+        )
+        self.validation, skipped_validation = validation_pairs(
+            dataset.validation,
+            mode=config.pairs,
+            hr_size=config.hr_size,
+            crop=config.validation_crop,
+            limit=config.validation_images,
+        )
+        skipped = self.source.skipped + skipped_validation
+        for item in skipped:
+            self._log(f"skipped {item.path}: {item.reason}")
+        self.skipped_images = len(skipped)
+        self._log(
+            f"dataset {dataset.name}: {len(self.source)} training images, "
+            f"{len(self.validation)} validation images, {len(skipped)} skipped"
+        )
+        if skipped:
+            print(f"skipped {len(skipped)} unusable images (listed in {self.run_dir / 'run.log'})")
+        self.steps_per_epoch = config.steps_per_epoch or self.source.steps_per_epoch(
+            config.batch_size
+        )
+        self.total_steps = config.epochs * self.steps_per_epoch
+
+    def _restore(self):
+        latest = checkpoints.latest_checkpoint(self.run_dir)
+        if latest is None:
+            raise UserError(f"nothing to resume in {self.run_dir}: it has no complete checkpoint")
+        state, optimizer_arrays = checkpoints.read_checkpoint(latest)
+        # Optimisers first: a compiled model's .keras file also carries its optimiser, which
+        # load_weights can only fill once the optimiser is built.
+        for name, (optimizer, variables) in self.networks.optimizers().items():
+            checkpoints.restore_optimizer(optimizer, variables, optimizer_arrays[name])
+        for name, model in self.networks.models_to_save().items():
+            model.load_weights(latest / f"{name}.keras")
+        self.step = int(state["step"])
+        self.best_psnr = state.get("best_psnr_y")
+        self.last_checkpoint = latest
+        self._log(f"resumed from {latest} at step {self.step}")
+
+    # -- the loop -------------------------------------------------------------------------
+    def _set_learning_rate(self, step):
+        rate = learning_rate_at(self.config, step)
+        for optimizer, _ in self.networks.optimizers().values():
+            if not math.isclose(float(optimizer.learning_rate), rate):
+                optimizer.learning_rate.assign(rate)
+
+    def train(self):
+        config = self.config
+        start = self.step
+        history = logs.CsvLog(self.run_dir / "history.csv", resume_step=start)
+        board = logs.TensorBoard(self.run_dir / "tensorboard")
+        description = f"{config.stage} {config.upsample}"
+        bar = logs.Progress(
+            total=self.total_steps,
+            initial=start,
+            batch_size=config.batch_size,
+            description=description,
+            enabled=self.progress_enabled,
+        )
+        prefetch = Prefetcher(
+            self.source,
+            seed=config.seed,
+            batch_size=config.batch_size,
+            steps_per_epoch=self.steps_per_epoch,
+            start=start,
+            stop=self.total_steps,
+        )
+        started = time.perf_counter()
+        decay_step = config.lr_decay_step
+        validation = None
+        try:
+            self._set_learning_rate(start)
+            for step, lr, hr in prefetch:
+                if decay_step and step == decay_step:
+                    self._set_learning_rate(step)
+                if config.stage == "pretrain":
+                    losses = pretrain_step(self.networks, lr, hr)
+                else:
+                    losses = gan_step(self.networks, lr, hr, real_labels(config, step, len(lr)))
+                if not all(math.isfinite(value) for value in losses.values()):
+                    shown = ", ".join(f"{k}={v:.4g}" for k, v in losses.items())
+                    kept = self.last_checkpoint or "none yet"
+                    raise TrainingDiverged(
+                        f"loss is not finite at step {step} ({shown}); stopped without saving; "
+                        f"last good checkpoint: {kept}; try a lower --learning-rate"
+                    )
+                self.step = step + 1
+                epoch = step // self.steps_per_epoch
+                history.write(
+                    {
+                        "step": step,
+                        "epoch": epoch,
+                        "seconds": round(time.perf_counter() - started, 3),
+                        **losses,
+                    }
+                )
+                board.scalars(step, losses)
+                bar.update(losses)
+                if self.on_step is not None:
+                    self.on_step(self, step, losses)
+                if self.step % self.steps_per_epoch == 0:
+                    finished_epochs = self.step // self.steps_per_epoch
+                    last = self.step == self.total_steps
+                    if finished_epochs % config.checkpoint_every == 0 or last:
+                        history.flush()
+                        validation = self._checkpoint(finished_epochs, board, bar)
+        except KeyboardInterrupt:
+            prefetch.close()
+            history.flush()
+            saved = self._save(self.step // self.steps_per_epoch, validation=None)
+            bar.write(f"interrupted at step {self.step}; checkpoint saved: {saved}")
+            raise Interrupted(saved) from None
+        finally:
+            prefetch.close()
+            history.close()
+            board.close()
+            bar.close()
+        if self.last_checkpoint is None or self._checkpoint_step() != self.step:
+            validation = self._checkpoint(self.step // self.steps_per_epoch, board=None, bar=None)
+        return RunResult(self.run_dir, self.step, validation, self.run_dir / "history.csv")
+
+    def _checkpoint_step(self):
+        return int(self.last_checkpoint.name.split("_")[1]) if self.last_checkpoint else -1
+
+    # -- checkpoints and validation -------------------------------------------------------
+    def _check_finite_weights(self):
+        for model in self.networks.models_to_save().values():
+            for weight in model.weights:
+                if not np.all(np.isfinite(keras.ops.convert_to_numpy(weight))):
+                    raise TrainingDiverged(
+                        f"{model.name} weight {weight.path} is not finite at step {self.step}; "
+                        f"stopped without saving; last good checkpoint: "
+                        f"{self.last_checkpoint or 'none yet'}; try a lower --learning-rate"
+                    )
+
+    def _checkpoint(self, epoch, board, bar):
+        self._check_finite_weights()
+        metrics, srs = validate(self.networks.generator, self.validation)
+        if self.best_psnr is None or metrics["psnr_y"] > self.best_psnr:
+            self.best_psnr = metrics["psnr_y"]
+        row = {"step": self.step, "epoch": epoch, **{k: round(v, 4) for k, v in metrics.items()}}
+        validation_log = logs.CsvLog(self.run_dir / "validation.csv", resume_step=self.step)
+        validation_log.write(row)
+        validation_log.close()
+        if board is not None:
+            board.scalars(self.step, {f"validation/{k}": v for k, v in metrics.items()})
+            board.flush()
+        rows = [(lr, sr, hr) for (_, lr, hr), sr in zip(self.validation, srs, strict=True)][
+            : self.config.sample_images
+        ]
+        logs.save_sample_grid(self.run_dir / "samples" / f"epoch_{epoch:04d}.png", rows)
+        logs.plot_losses(self.run_dir / "history.csv", self.run_dir / "loss.png")
+        saved = self._save(epoch, validation=metrics)
+        message = (
+            f"epoch {epoch} step {self.step}: validation PSNR-Y {metrics['psnr_y']:.2f} dB, "
+            f"SSIM-Y {metrics['ssim_y']:.4f}; checkpoint {saved.name}"
+        )
+        self._log(message)
+        if bar is not None:
+            bar.write(message)
+        return metrics
+
+    def _save(self, epoch, validation):
+        state = {
+            "epoch": epoch,
+            "best_psnr_y": self.best_psnr,
+            "validation": validation,
+            "skipped_images": self.skipped_images,
+        }
+        optimizers = {name: opt for name, (opt, _) in self.networks.optimizers().items()}
+        saved = checkpoints.save_checkpoint(
+            self.run_dir,
+            step=self.step,
+            models=self.networks.models_to_save(),
+            optimizers=optimizers,
+            state=state,
+            keep=self.config.keep_checkpoints,
+        )
+        # The run's current generator, where evaluate.py and upscale.py look first.
+        temporary = self.run_dir / "generator.keras.tmp.keras"
+        shutil.copyfile(saved / "generator.keras", temporary)
+        temporary.replace(self.run_dir / "generator.keras")
+        self.last_checkpoint = saved
+        return saved
+
+
+def default_run_name(config):
+    dataset = Path(config.dataset).name if ("/" in config.dataset) else config.dataset
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return f"{stamp}_{config.stage}_{config.upsample}_b{config.blocks}_{dataset}_{config.preset}"
+
+
+def train(config: Config, *, run_dir=None, resume=False, progress=True, on_step=None):
+    """Run (or resume) training; returns the run directory, final step and validation."""
+    run_dir = Path(run_dir or config.run_dir or Path("runs") / default_run_name(config))
+    trainer = Trainer(config, run_dir, resume=resume, progress=progress, on_step=on_step)
+    return trainer.train()
