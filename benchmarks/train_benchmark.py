@@ -1,0 +1,97 @@
+"""Seconds per training step, raw and through train.py's loop (issue: within 5%).
+
+Prints, for the full-size models (16 blocks, batch 16, HR 96, VGG54):
+  1. the raw pretraining step: generator.train_on_batch in a plain loop;
+  2. the raw GAN step: training.loop.gan_step (G forward, D on real and fake, VGG on HR, the
+     combined model) in a plain loop on one fixed batch;
+  3. train.py end to end (training.loop.train on the embedded sample photos) over 50 steps of
+     each stage, from the per-step timestamps in history.csv, tracing steps excluded.
+
+    python benchmarks/train_benchmark.py [--steps 50] [--vgg-weights PATH]
+"""
+
+import argparse
+import csv
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np
+
+from training.config import resolve_config
+from training.loop import build_networks, gan_step, pretrain_step, real_labels, train
+
+WARMUP = 3
+
+
+def raw_seconds_per_step(step, steps):
+    for _ in range(WARMUP):
+        step()
+    started = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return (time.perf_counter() - started) / steps
+
+
+def end_to_end_seconds_per_step(history_csv):
+    with open(history_csv, newline="") as handle:
+        seconds = [float(row["seconds"]) for row in csv.DictReader(handle)]
+    # seconds[i] is when step i finished; skip the warm-up steps that include tracing.
+    return (seconds[-1] - seconds[WARMUP - 1]) / (len(seconds) - WARMUP)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--raw-steps", type=int, default=20)
+    parser.add_argument("--vgg-weights")
+    args = parser.parse_args()
+    batch = 16
+    rng = np.random.default_rng(0)
+    lr = rng.uniform(size=(batch, 24, 24, 3)).astype("float32")
+    hr = rng.uniform(-1, 1, size=(batch, 96, 96, 3)).astype("float32")
+    results = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        for stage in ("pretrain", "gan"):
+            overrides = {
+                "dataset": "sample",
+                "vgg_weights": args.vgg_weights,
+                "epochs": 1,
+                "steps_per_epoch": args.steps,
+                "validation_images": 1,
+                "data_dir": os.environ.get("SRGAN_DATA_DIR"),
+            }
+            config = resolve_config("paper", stage, overrides)
+            networks = build_networks(config)
+            if stage == "pretrain":
+                raw = raw_seconds_per_step(
+                    lambda n=networks: pretrain_step(n, lr, hr), args.raw_steps
+                )
+            else:
+                labels = real_labels(config, 0, batch)
+                raw = raw_seconds_per_step(
+                    lambda n=networks, y=labels: gan_step(n, lr, hr, y), max(5, args.raw_steps // 2)
+                )
+            del networks
+            started = time.perf_counter()
+            result = train(config, run_dir=Path(scratch) / stage, progress=False)
+            wall = time.perf_counter() - started
+            loop = end_to_end_seconds_per_step(result.history_csv)
+            results[stage] = (raw, loop, wall)
+            print(
+                f"{stage:8s} raw step {raw:.3f} s ({batch / raw:.1f} img/s) | train.py "
+                f"{loop:.3f} s/step ({batch / loop:.1f} img/s), {loop / raw - 1:+.1%} vs raw | "
+                f"{args.steps} steps end to end incl. set-up, tracing, checkpoint: {wall:.0f} s",
+                flush=True,
+            )
+    worst = max(loop / raw - 1 for raw, loop, _ in results.values())
+    print(f"largest train.py overhead over its raw step: {worst:+.1%} (target: within +5%)")
+
+
+if __name__ == "__main__":
+    main()

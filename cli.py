@@ -1,0 +1,34 @@
+"""What every command-line tool shares: quiet start-up and one-line errors.
+
+A user mistake (``UserError``, a missing VGG file) prints ``error: <message>`` on stderr and
+exits 2; Ctrl-C or SIGTERM exits 130 after the tool has saved what it can. Anything else is a
+bug and keeps its traceback.
+"""
+
+import os
+import signal
+import sys
+
+# TensorFlow's C++ start-up chatter is not for users; oneDNN stays on (it is 2-3x faster).
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from errors import UserError
+
+
+def _terminate_as_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def run(main, argv=None):
+    """Call ``main(argv)``; turn user errors into one line and an exit code."""
+    from models.vgg import MissingVGGWeights
+
+    signal.signal(signal.SIGTERM, _terminate_as_interrupt)
+    try:
+        return main(argv) or 0
+    except (UserError, MissingVGGWeights) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,159 @@
+"""Train SRGAN or SRResNet: ``python train.py --dataset DF2K --upsample pixelshuffle``.
+
+A thin CLI: it parses flags into a ``training.config.Config`` (a preset, then the flags given)
+and calls ``training.loop.train``. Run ``python train.py --help`` for every option.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+import cli
+from errors import UserError
+from training.config import CONTENT_LOSSES, PAIR_MODES, PRESETS, STAGES, Config, resolve_config
+
+
+def none_or(kind):
+    """Parse ``none`` as None (to clear a preset's value), anything else as ``kind``."""
+
+    def parse(text):
+        return None if text.lower() == "none" else kind(text)
+
+    return parse
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        description="Train SRGAN (Ledig et al. 2017) for 4x super-resolution.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    arg = parser.add_argument
+    arg(
+        "--preset",
+        default="report",
+        choices=sorted(PRESETS),
+        help="report: whole images at 224/56, batch 10; paper: 96x96 crops, batch 16",
+    )
+    arg(
+        "--stage",
+        choices=STAGES,
+        help="pretrain: SRResNet with MSE; gan: SRGAN "
+        "(default: the preset's: gan for report, pretrain for paper)",
+    )
+    arg("--dataset", help="DIV2K, Flickr2K, DF2K, sample (embedded, no download) or a folder")
+    arg("--data-dir", help="where datasets are downloaded and cached (env SRGAN_DATA_DIR)")
+    arg("--download", action="store_true", help="download the dataset first if it is missing")
+    arg("--upsample", choices=("pixelshuffle", "upsampling"))
+    arg("--upsample-activation", choices=("prelu", "leaky_relu"))
+    arg("--blocks", type=int, help="residual blocks in the generator (paper: 16)")
+    arg("--pairs", choices=PAIR_MODES, help="resize whole images, or take random crops")
+    arg("--hr-size", type=int, help="HR size (crop side or resize target); LR is a quarter")
+    arg(
+        "--augment",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="random flips and 90-degree rotations",
+    )
+    arg("--batch-size", type=int)
+    arg("--epochs", type=int)
+    arg("--steps-per-epoch", type=none_or(int), help="default: one pass over the images")
+    arg("--learning-rate", type=float)
+    arg("--beta-1", type=float)
+    arg("--lr-decay-step", type=none_or(int), help="learning rate x0.1 from this step on")
+    arg("--content-loss", choices=CONTENT_LOSSES)
+    arg("--adversarial-weight", type=float)
+    arg("--label-noise", type=float, help="real labels drawn from [1 - noise, 1]")
+    arg("--init-generator", help="generator .keras file or run directory to start from")
+    arg("--vgg-weights", help="path of vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5")
+    arg("--seed", type=int)
+    arg("--checkpoint-every", type=int, help="epochs between checkpoints")
+    arg("--keep-checkpoints", type=int)
+    arg("--validation-images", type=none_or(int))
+    arg("--validation-crop", type=none_or(int))
+    arg("--run-dir", help="default: runs/<time>_<stage>_<upsample>_b<blocks>_<dataset>_<preset>")
+    arg(
+        "--resume",
+        nargs="?",
+        const=True,
+        metavar="RUN_DIR",
+        help="continue the run in RUN_DIR (or --run-dir) from its latest checkpoint",
+    )
+    arg("--summary", action="store_true", help="print the Keras summaries and exit")
+    arg("--no-progress", action="store_true", help="no progress bar (for logs)")
+    return parser
+
+
+NOT_CONFIG = {"preset", "stage", "download", "resume", "summary", "no_progress"}
+
+
+def config_from_args(args, argv):
+    overrides = {
+        key: value
+        for key, value in vars(args).items()
+        if key not in NOT_CONFIG and value is not None
+    }
+    # Flags whose value may be "none" are overrides even when they parse to None.
+    for flag in ("steps_per_epoch", "lr_decay_step", "validation_images", "validation_crop"):
+        option = "--" + flag.replace("_", "-")
+        if any(a == option or a.startswith(option + "=") for a in argv):
+            overrides[flag] = getattr(args, flag)
+    return resolve_config(args.preset, args.stage, overrides)
+
+
+def resumed_config(args):
+    run_dir = Path(args.resume if isinstance(args.resume, str) else args.run_dir or "")
+    if not str(run_dir) or str(run_dir) == ".":
+        raise UserError("--resume needs a run directory: --resume RUN_DIR")
+    config_file = run_dir / "config.json"
+    if not config_file.is_file():
+        raise UserError(f"nothing to resume: {config_file} does not exist")
+    config = Config.from_json(config_file.read_text())
+    if args.epochs is not None:
+        config.epochs = args.epochs  # the one value a resume may change: train for longer
+    return config, run_dir
+
+
+def print_summaries(config):
+    from training.loop import build_networks
+
+    networks = build_networks(config)
+    for model in (networks.generator, networks.discriminator, networks.gan):
+        if model is not None:
+            model.summary(expand_nested=False)
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser().parse_args(argv)
+    if args.resume:
+        config, run_dir = resumed_config(args)
+    else:
+        config = config_from_args(args, argv)
+        run_dir = None
+    if args.summary:
+        print_summaries(config)
+        return 0
+    if args.download:
+        from data.download import fetch
+
+        fetch(config.dataset, config.data_dir)
+    from training.loop import Interrupted, train
+
+    try:
+        result = train(
+            config, run_dir=run_dir, resume=bool(args.resume), progress=not args.no_progress
+        )
+    except Interrupted as stopped:
+        print(f"stopped; resume with: python train.py --resume {stopped.checkpoint.parent.parent}")
+        return 130
+    psnr = result.validation["psnr_y"] if result.validation else float("nan")
+    print(f"done: {result.step} steps; validation PSNR-Y {psnr:.2f} dB")
+    print(
+        f"results in {result.run_dir}: history.csv, loss.png, samples/, validation.csv, "
+        "checkpoints/, generator.keras"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(cli.run(main))
