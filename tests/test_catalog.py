@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import re
 from pathlib import Path
 
@@ -31,11 +32,18 @@ PNG = _png_bytes()
 
 
 def _fill(folder: Path, names) -> list[Path]:
+    """Real PNG files; all but the first are hard links to it, which costs a twentieth of
+    writing thousands of files on a busy disk."""
     folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name in names:
-        (folder / name).write_bytes(PNG)
-        paths.append(folder / name)
+    paths = [folder / name for name in names]
+    for path in paths:
+        if path is paths[0]:
+            path.write_bytes(PNG)
+            continue
+        try:
+            os.link(paths[0], path)
+        except OSError:
+            path.write_bytes(PNG)
     return sorted(paths)
 
 
@@ -165,35 +173,55 @@ def test_missing_div2k_says_how_to_download_it(tmp_path):
         resolve_training_set("DF2K", tmp_path)
 
 
-def test_div2k_flickr2k_df2k_from_their_folders(tmp_path):
-    _div2k(tmp_path)
-    div2k = resolve_training_set("DIV2K", tmp_path)
+@pytest.fixture(scope="module")
+def full(tmp_path_factory) -> Path:
+    """DIV2K and Flickr2K at their real image counts, written once for the module (3,550
+    files); tests link to its folders rather than writing their own."""
+    root = tmp_path_factory.mktemp("full")
+    _div2k(root)
+    _flickr2k(root)
+    return root
+
+
+def _link(root: Path, full: Path, *relatives: str) -> Path:
+    for relative in relatives:
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).symlink_to(full / relative, target_is_directory=True)
+    return root
+
+
+def test_div2k_flickr2k_df2k_from_their_folders(tmp_path, full):
+    root = _link(tmp_path, full, "DIV2K")
+    div2k = resolve_training_set("DIV2K", root)
     assert len(div2k.train) == 800 and len(div2k.validation) == 100
     assert div2k.validation[0].name == "0801.png"
-    assert len(resolve_training_set("DIV2K", tmp_path, validation_count=10).validation) == 10
+    assert len(resolve_training_set("DIV2K", root, validation_count=10).validation) == 10
     with pytest.raises(UserError, match=r"python -m data\.download DF2K"):
-        resolve_training_set("DF2K", tmp_path)  # Flickr2K is missing
-    _flickr2k(tmp_path)
-    df2k = resolve_training_set("df2k", tmp_path)
+        resolve_training_set("DF2K", root)  # Flickr2K is missing
+    _link(root, full, "Flickr2K")
+    df2k = resolve_training_set("df2k", root)
     assert len(df2k.train) == 3450 and df2k.validation == div2k.validation
-    flickr = resolve_training_set("Flickr2K", tmp_path)
+    flickr = resolve_training_set("Flickr2K", root)
     assert len(flickr.train) == 2650 and flickr.validation == div2k.validation
 
 
-def test_flickr2k_alone_holds_out_its_last_fifty_and_partial_copies_fail(tmp_path):
-    _flickr2k(tmp_path)
-    flickr = resolve_training_set("Flickr2K", tmp_path)
+def test_flickr2k_alone_holds_out_its_last_fifty(tmp_path, full):
+    flickr = resolve_training_set("Flickr2K", _link(tmp_path, full, "Flickr2K"))
     assert len(flickr.train) == 2600 and len(flickr.validation) == 50
     assert flickr.validation[-1].name == "002650.png"
-    (tmp_path / "Flickr2K" / "Flickr2K_HR" / "000001.png").unlink()
-    with pytest.raises(UserError, match="holds 2649 images, Flickr2K has 2650"):
-        resolve_training_set("Flickr2K", tmp_path)
+    assert flickr.train[-1].name == "002600.png"
 
 
-def test_div2k_unpacked_by_hand_without_its_wrapper_folder(tmp_path):
-    _div2k(tmp_path / "x", lr=False)
+def test_partial_copy_is_refused(tmp_path, full):
+    root = _link(tmp_path, full, "DIV2K/DIV2K_train_HR")
+    _fill(root / "DIV2K" / "DIV2K_valid_HR", [f"{i:04d}.png" for i in range(801, 900)])
+    with pytest.raises(UserError, match="holds 99 images, DIV2K has 100"):
+        resolve_training_set("DIV2K", root)
+
+
+def test_div2k_unpacked_by_hand_without_its_wrapper_folder(tmp_path, full):
     for folder in ("DIV2K_train_HR", "DIV2K_valid_HR"):
-        (tmp_path / "x" / "DIV2K" / folder).rename(tmp_path / folder)
+        (tmp_path / folder).symlink_to(full / "DIV2K" / folder, target_is_directory=True)
     assert len(resolve_training_set("DIV2K", tmp_path).train) == 800
 
 
@@ -223,9 +251,8 @@ def test_edsr_archive_layout_and_the_b100_name(tmp_path):
     assert resolve_benchmark("b100", tmp_path) == images
 
 
-def test_div2k_benchmark_is_the_validation_set_with_official_lr(tmp_path):
-    _div2k(tmp_path)
-    images = resolve_benchmark("DIV2K", tmp_path)
+def test_div2k_benchmark_is_the_validation_set_with_official_lr(full):
+    images = resolve_benchmark("DIV2K", full)
     assert len(images) == 100 and images[0].name == "0801"
     assert images[0].lr.name == "0801x4.png"
 
