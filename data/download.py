@@ -479,7 +479,8 @@ def extract_archive(archive, target, *, file_count=None, count_under=None) -> li
             except OSError as error:
                 raise UserError(f"cannot write into {home}: {_reason(error, 0)}") from None
             if file_count is not None:
-                under = PurePosixPath(count_under) if count_under not in (None, ".") else None
+                under = PurePosixPath(count_under) if count_under is not None else None
+                under = None if under == PurePosixPath(".") else under
                 count = sum(
                     1
                     for relative in files
@@ -504,6 +505,11 @@ def _spec(name) -> DatasetSpec:
     if isinstance(name, DatasetSpec):
         return name
     spec = lookup(name)
+    if spec is None and (any(sep in str(name) for sep in "/\\") or Path(name).is_dir()):
+        raise UserError(
+            f"{name} is a folder, not a catalog dataset: there is nothing to download for it "
+            f"(catalog: {', '.join(CATALOG)})"
+        )
     if spec is None:
         raise UserError(
             f"unknown dataset {name!r}: use one of {', '.join(CATALOG)} "
@@ -556,13 +562,16 @@ def fetch(
 ) -> Path:
     """Download and unpack every archive a dataset needs into the data dir; return the dir.
 
-    ``name`` is a catalog name or a ``DatasetSpec`` (a combined set fetches its parts).
+    ``name`` is a catalog name or a ``DatasetSpec`` (a combined set fetches its parts);
+    ``sample`` is built in and fetches nothing, so callers need not tell the cases apart.
     Archives whose folders are already there and complete are skipped without touching the
     network. An archive is deleted once unpacked unless ``keep_archives``; one that fails to
     unpack is kept, so only the unpacking is repeated.
     """
-    spec = _spec(name)
     root = resolve_data_dir(data_dir)
+    if not isinstance(name, DatasetSpec) and str(name).strip().lower() == SAMPLE:
+        return root  # built into scikit-image: nothing to download
+    spec = _spec(name)
     archives = root / ARCHIVES
     done = set()
     for owner in _specs_with_files(spec):

@@ -487,6 +487,13 @@ def test_fetch_keep_archives_and_resume_after_cut(server, tmp_path):
     ]
 
 
+def test_fetch_of_sample_or_a_folder_downloads_nothing(tmp_path):
+    assert fetch("Sample", tmp_path / "data", progress=False) == tmp_path / "data"
+    assert not (tmp_path / "data").exists()
+    with pytest.raises(UserError, match="is a folder, not a catalog dataset"):
+        fetch(str(tmp_path), tmp_path / "data", progress=False)
+
+
 def test_fetch_of_a_catalog_set_through_a_mirror_checks_the_published_md5(
     server, tmp_path, monkeypatch
 ):
