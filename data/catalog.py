@@ -88,10 +88,10 @@ class DatasetSpec:
     files: tuple[RemoteFile, ...] = ()
     train_hr: str | None = None
     valid_hr: str | None = None
-    train_lr_x4: str | None = None
-    valid_lr_x4: str | None = None
     hr: str | None = None
     lr_x4: str | None = None
+    train_lr_x4: str | None = None
+    valid_lr_x4: str | None = None
     train_count: int | None = None
     valid_count: int | None = None
     hr_count: int | None = None
