@@ -6,6 +6,10 @@ Tests that need the real data or the VGG19 weights skip only when ../shared is a
 import os
 from pathlib import Path
 
+# Before anything imports TensorFlow (see models/__init__.py for why).
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
