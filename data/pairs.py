@@ -19,7 +19,6 @@ import hashlib
 import os
 import queue
 import threading
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,10 +105,11 @@ class PairSource:
                 disable=not progress,
                 leave=False,
             )
-            for path, result in zip(paths, bar, strict=True):
+            for result in bar:
                 if isinstance(result, SkippedImage):
+                    # Reported by the caller (run.log and a summary line), not as a warning:
+                    # decoders silence warnings process-wide from the worker threads.
                     self.skipped.append(result)
-                    warnings.warn(f"skipped {path}: {result.reason}", stacklevel=2)
                 else:
                     self._pairs.append(result)
         if not self._pairs:

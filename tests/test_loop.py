@@ -235,3 +235,40 @@ def test_non_finite_weights_are_never_checkpointed(photo_folder, tmp_path):
     with pytest.raises(TrainingDiverged, match="not finite at step 2"):
         train(config, run_dir=tmp_path / "run", progress=False, on_step=poison)
     assert checkpoints.latest_checkpoint(tmp_path / "run").name == "step_0000001"
+
+
+def test_a_folder_of_every_bad_image_kind_trains_and_reports_what_it_skipped(
+    photo_folder, tmp_path
+):
+    from PIL import Image
+
+    from data.images import read_rgb
+
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    photo = read_rgb(sorted(photo_folder.iterdir())[0])  # 80x96 real photo
+    Image.fromarray(photo).convert("L").save(folder / "grey.png")
+    Image.fromarray(photo).convert("RGBA").save(folder / "rgba.png")
+    Image.fromarray(photo).convert("P").save(folder / "palette.png")
+    Image.fromarray(photo).convert("CMYK").save(folder / "cmyk.jpg")
+    Image.fromarray(photo[..., 0].astype("uint16") * 257).save(folder / "sixteen.png")
+    Image.fromarray(photo).save(folder / "good.png")
+    (folder / "zero.png").write_bytes(b"")
+    (folder / "notes.png").write_text("this is not an image")
+    whole = (folder / "good.png").read_bytes()
+    (folder / "truncated.png").write_bytes(whole[: len(whole) // 2])
+    Image.fromarray(photo[:20, :20]).save(folder / "tiny.png")
+
+    config = tiny_config(
+        folder, tmp_path, stage="pretrain", epochs=1, steps_per_epoch=2, validation_images=1
+    )
+    result = train(config, run_dir=tmp_path / "run", progress=False)
+    assert result.step == 2
+    log = (result.run_dir / "run.log").read_text()
+    for name in ("zero.png", "notes.png", "truncated.png", "tiny.png"):
+        assert f"{name}:" in log, name
+    assert "4 skipped" in log
+    for name in ("grey.png", "rgba.png", "palette.png", "cmyk.jpg", "sixteen.png"):
+        assert f"{name}:" not in log, name
+    state, _ = checkpoints.read_checkpoint(checkpoints.latest_checkpoint(result.run_dir))
+    assert state["skipped_images"] == 4

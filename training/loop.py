@@ -33,7 +33,7 @@ from models.gan import (
     discriminator_trainable,
 )
 from models.generator import build_generator
-from models.vgg import build_feature_extractor
+from models.vgg import build_feature_extractor, find_vgg_weights
 from training import checkpoints, logs
 from training.config import SCALE, Config
 
@@ -224,6 +224,8 @@ class Trainer:
         self.step = 0
         self.best_psnr = None
         self.last_checkpoint = None
+        if config.stage == "gan" and config.content_loss != "mse":
+            find_vgg_weights(config.vgg_weights)  # fail in a second, not after preparing data
         self._prepare_run_dir(resume)
         self._log(f"run directory: {self.run_dir}")
         self._load_data()
@@ -272,6 +274,17 @@ class Trainer:
             crop=config.validation_crop,
             limit=config.validation_images,
         )
+        if not self.validation:
+            # Every held-out image was unusable: monitor on training images rather than nothing.
+            unusable = {item.path for item in self.source.skipped}
+            self.validation, _ = validation_pairs(
+                [path for path in dataset.train if path not in unusable],
+                mode=config.pairs,
+                hr_size=config.hr_size,
+                crop=config.validation_crop,
+                limit=config.validation_images or 1,
+            )
+            self._log("no usable validation image: validating on training images instead")
         skipped = self.source.skipped + skipped_validation
         for item in skipped:
             self._log(f"skipped {item.path}: {item.reason}")
