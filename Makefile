@@ -3,7 +3,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-DEMO_FLAGS ?= --dataset sample --preset paper --blocks 16 --no-progress
+DEMO_FLAGS ?= --dataset sample --preset paper --batch-size 8 --validation-images 2
 
 .PHONY: setup demo test lint benchmark
 setup: $(VENV)/.installed
@@ -15,13 +15,15 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	touch $@
 
 demo: setup
+	@stamp=$$(date +%Y%m%d-%H%M%S); \
 	for up in pixelshuffle upsampling; do \
-	  $(PY) train.py $(DEMO_FLAGS) --upsample $$up --stage pretrain --epochs 2 --steps-per-epoch 100 \
-	    --run-dir runs/demo_srresnet_$$up || exit 1; \
-	  $(PY) train.py $(DEMO_FLAGS) --upsample $$up --stage gan --epochs 2 --steps-per-epoch 15 \
-	    --init-generator runs/demo_srresnet_$$up --run-dir runs/demo_srgan_$$up || exit 1; \
-	done
-	@echo "Look at runs/demo_*/: samples/*.png (LR | SR | HR), loss.png, validation.csv"
+	  pre=runs/demo-$$stamp/srresnet_$$up; gan=runs/demo-$$stamp/srgan_$$up; \
+	  $(PY) train.py $(DEMO_FLAGS) --upsample $$up --stage pretrain --epochs 3 --steps-per-epoch 40 \
+	    --checkpoint-every 1 --run-dir $$pre || exit 1; \
+	  $(PY) train.py $(DEMO_FLAGS) --upsample $$up --stage gan --epochs 2 --steps-per-epoch 10 \
+	    --checkpoint-every 1 --init-generator $$pre --run-dir $$gan || exit 1; \
+	done; \
+	echo "Look at runs/demo-$$stamp/*/: samples/*.png (LR | SR | HR), loss.png, validation.csv"
 
 lint: setup
 	$(PY) -m ruff check .
