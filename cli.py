@@ -18,6 +18,31 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 from errors import UserError
 
 
+def _import_keras_quietly():
+    """Import Keras (and so TensorFlow) with file descriptor 2 pointed at /dev/null.
+
+    TensorFlow's absl logger prints start-up notices ("oneDNN custom operations are on", "All
+    log messages before absl::InitializeLog()...") straight to fd 2 before TF_CPP_MIN_LOG_LEVEL
+    applies, which would bury a tool's one-line error. An import that fails still raises, and
+    its traceback is printed after stderr is restored.
+    """
+    if "keras" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import keras  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+_import_keras_quietly()
+
+
 def _terminate_as_interrupt(signum, frame):
     raise KeyboardInterrupt
 

@@ -208,3 +208,19 @@ def test_kill_9_loses_at_most_the_work_since_the_last_checkpoint(photo_folder, t
     )
     assert resumed.returncode == 0, resumed.stderr
     assert "done:" in resumed.stdout
+
+
+def test_the_real_command_prints_exactly_one_line_on_stderr():
+    """No TensorFlow start-up notices around the error (cli.py silences them)."""
+    result = subprocess.run(
+        [sys.executable, "train.py", "--dataset", "nope"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: unknown training set 'nope': use one of sample, DIV2K, Flickr2K, DF2K, "
+        "or a path to a folder of images"
+    ]
