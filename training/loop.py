@@ -224,11 +224,14 @@ class Trainer:
         self.step = 0
         self.best_psnr = None
         self.last_checkpoint = None
+        # The cheap checks first, so a typo fails in a second and writes nothing.
+        self.data_root = resolve_data_dir(config.data_dir)
+        dataset = resolve_training_set(config.dataset, self.data_root)
         if config.stage == "gan" and config.content_loss != "mse":
-            find_vgg_weights(config.vgg_weights)  # fail in a second, not after preparing data
+            find_vgg_weights(config.vgg_weights)
         self._prepare_run_dir(resume)
         self._log(f"run directory: {self.run_dir}")
-        self._load_data()
+        self._load_data(dataset)
         self.networks = build_networks(config)
         if resume:
             self._restore()
@@ -250,10 +253,9 @@ class Trainer:
         with open(self.run_dir / "run.log", "a") as handle:
             handle.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")
 
-    def _load_data(self):
+    def _load_data(self, dataset):
         config = self.config
-        root = resolve_data_dir(config.data_dir)
-        dataset = resolve_training_set(config.dataset, root)
+        root = self.data_root
         cache = (
             root
             / "cache"
