@@ -1,0 +1,488 @@
+"""Super-resolve whole images of any size, mode and bit depth with a trained generator.
+
+The generator sees LR RGB float32 in [0, 1] and answers 4x RGB in [-1, 1]. Users have grey,
+RGBA, palette and 16-bit files, and images far larger than memory allows in one pass, so this
+module converts every mode to what the network knows and back, and cuts large images into
+overlapping tiles whose seams cannot be told from an untiled run.
+
+Tiling runs in two stages when the generator allows it (SRResNet does). Nearly all the
+memory, and two thirds of the time, goes to the upsampling tail, whose 64- and 256-map
+tensors at 2x and 4x cost about 11 KB per LR pixel against about 1 KB in the residual body,
+while the body holds nearly all of the receptive field (37 of 40 pixels). So the body runs on
+large windows, where 37 pixels of context are cheap, and the tail on small tiles that need
+only 3. One-stage tiling with 40 pixels of context around 200-pixel tiles computes 1.7 times
+the image; two stages compute about 1.1 times it, and the result is still exact.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import weakref
+from pathlib import Path
+
+import numpy as np
+
+from errors import UserError
+
+REPO_ROOT = Path(__file__).resolve().parent
+
+# Weights the project trained itself; each ships with a model card in weights/.
+DEFAULT_WEIGHTS = {
+    "srgan": REPO_ROOT / "weights" / "srgan.keras",
+    "srresnet": REPO_ROOT / "weights" / "srresnet.keras",
+}
+DEFAULT_WEIGHTS_NAME = "srgan"
+
+# LR pixels of real context around each tile, as the whole generator sees it.
+#
+# The 16-block generator's receptive field has a radius of 40 LR pixels: its 9x9 head conv
+# (4), the 33 3x3 convs of the body (33), then 3 for the tail (its 3x3 conv at LR, its 3x3
+# conv at 2x and the 9x9 output conv at 4x, rounded up through the upsamplings). With 40
+# pixels a tile's centre sees exactly what the untiled network sees, for any weights, so
+# tiled == untiled up to float rounding (never more than 1 grey level). Measured with random
+# weights (benchmarks/upscale_benchmark.py --pad-sweep) the far part of the field fades
+# fast: 12 pixels still leave seams of 7-10 grey levels, 16 are within 1. Trained weights
+# need not fade as fast, and in two-stage tiling the full 40 costs little (only the cheap
+# body pays it), so the default is the exact one.
+DEFAULT_TILE_PAD = 40
+
+# ``tile=None``: images up to AUTO_WHOLE_PIXELS LR pixels go through in one piece, larger
+# ones in tiles of at most AUTO_TILE pixels. See ``auto_tile`` for how these were chosen.
+AUTO_WHOLE_PIXELS = 256 * 256
+AUTO_TILE = 256
+# LR pixels (context included) per predict call of the upsampling tail, or of the whole
+# generator when it cannot be split: what an untiled AUTO_WHOLE_PIXELS image costs, so tiled
+# images never need more memory than that.
+BATCH_PIXELS = 256 * 256
+# The same for the body, which needs about a tenth of the memory per pixel (measured: 1.1 KB
+# against 11-16 KB for the whole generator). Large body windows keep its 37 pixels of context
+# a small part of what it computes.
+BODY_BATCH_PIXELS = 10 * BATCH_PIXELS
+
+# BT.601 luma: what PIL's convert("L") and the Y channel the SR papers score on both use.
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+def auto_tile(height, width):
+    """The tile size ``tile=None`` stands for: 0 (whole image) when it is small enough."""
+    if height * width <= AUTO_WHOLE_PIXELS:
+        return 0
+    return AUTO_TILE
+
+
+def _check_image(image):
+    pixels = np.asarray(image)
+    if pixels.dtype not in (np.uint8, np.uint16):
+        raise ValueError(f"image must be uint8 or uint16, not {pixels.dtype}")
+    if not (pixels.ndim == 2 or (pixels.ndim == 3 and pixels.shape[2] in (1, 3, 4))):
+        raise ValueError(f"image must be HxW, HxWx3 or HxWx4, not {pixels.shape}")
+    if pixels.shape[0] == 0 or pixels.shape[1] == 0:
+        raise ValueError(f"image must not be empty, got {pixels.shape}")
+    return pixels
+
+
+def upscale(image, generator, *, tile=None, tile_pad=DEFAULT_TILE_PAD, scale=4, progress=False):
+    """The ``scale``x image, in the mode and dtype it came in (what ``decode_image`` returns).
+
+    Grey is super-resolved as RGB (the network only knows colour) and brought back to grey as
+    BT.601 luma: the Y channel the SR papers score on, and what any viewer's RGB-to-grey
+    conversion gives, so a faint colour cast the network invents does not move the brightness.
+    Alpha is not a picture the network was trained on: it is resized with bicubic
+    (``data.images.imresize``) and kept. 16-bit images go through float without a detour via
+    8 bits, so their extra precision reaches the network and its output.
+
+    ``tile``: None chooses from the image size (``auto_tile``), 0 never tiles, N cuts tiles
+    of at most N LR pixels, each with ``tile_pad`` pixels of real context on every side that is
+    not the image border. With the default pad the result equals the untiled one within one
+    grey level (float rounding only; see ``DEFAULT_TILE_PAD``).
+    """
+    from data.images import imresize
+
+    pixels = _check_image(image)
+    if tile_pad < 0:
+        raise ValueError(f"tile_pad must be at least 0, not {tile_pad}")
+    squeeze = pixels.ndim == 3 and pixels.shape[2] == 1
+    if squeeze:
+        pixels = pixels[:, :, 0]
+    height, width = pixels.shape[:2]
+    maximum = float(np.iinfo(pixels.dtype).max)
+
+    grey = pixels.ndim == 2
+    colour = np.repeat(pixels[:, :, None], 3, axis=2) if grey else pixels[:, :, :3]
+    lr = colour.astype(np.float32)
+    lr /= maximum
+
+    has_alpha = pixels.ndim == 3 and pixels.shape[2] == 4
+    out_shape = (scale * height, scale * width) + (() if grey else (pixels.shape[2],))
+    out = np.empty(out_shape, dtype=pixels.dtype)
+    colour_out = out if grey else out[:, :, :3]
+
+    def paste(top, left, sr):
+        region = colour_out[top : top + sr.shape[0], left : left + sr.shape[1]]
+        region[...] = _quantise(sr, maximum, grey)
+
+    if tile is None:
+        tile = auto_tile(height, width)
+    _super_resolve(
+        lr, generator, tile=tile, pad=tile_pad, scale=scale, progress=progress, sink=paste
+    )
+    if has_alpha:
+        out[:, :, 3] = imresize(pixels[:, :, 3], output_shape=out_shape[:2])
+    return out[:, :, None] if squeeze else out
+
+
+def _quantise(sr, maximum, grey):
+    """Network output in [-1, 1] to integer levels; grey as luma of the unrounded colour."""
+    levels = (sr + 1.0) * (maximum / 2.0)
+    if grey:
+        levels = levels @ _LUMA
+    np.rint(levels, out=levels)
+    np.clip(levels, 0.0, maximum, out=levels)
+    return levels
+
+
+def _even(length, tile):
+    """The core side that splits ``length`` evenly into tiles of at most ``tile``.
+
+    An even split means no sliver of a last tile costs a whole tile's context.
+    """
+    return math.ceil(length / math.ceil(length / tile))
+
+
+def _cores(start, end, size):
+    return [(first, min(first + size, end)) for first in range(start, end, size)]
+
+
+def _slide(core, pad, low, high, size):
+    """(core start, core end, window start, window end): a window of ``size`` in [low, high).
+
+    The window holds the core and ``pad`` pixels of context each side, except where the image
+    border cuts it: there the conv's own 'same' padding acts, exactly as in an untiled run.
+    Every window has the same size (a new input shape costs a new trace of the predict
+    function, seconds for the full generator), so windows at the border slide inwards and
+    carry more real context on their inner side instead of being cut short.
+    """
+    first, last = core
+    start = min(max(first - pad, low), high - size)
+    return first, last, start, start + size
+
+
+def _one_stage_axis(length, tile, pad):
+    core = _even(length, tile)
+    size = min(length, core + 2 * pad)
+    return [_slide(span, pad, 0, length, size) for span in _cores(0, length, core)]
+
+
+def _two_stage_axis(length, core, group, pad, tail_pad):
+    """Along one axis: [(features span, body window, tail tiles)] for body cores of ``group``
+    tail cores each.
+
+    The features kept from a body window are those it computes exactly: all but ``pad -
+    tail_pad`` pixels at each side that is not the image border. Tail windows slide within
+    them.
+    """
+    body_pad = pad - tail_pad
+    body_size = min(length, group * core + 2 * pad)
+    tail_size = min(length, core + 2 * tail_pad)
+    plan = []
+    for span in _cores(0, length, group * core):
+        body = _slide(span, pad, 0, length, body_size)
+        low = body[2] + body_pad if body[2] > 0 else 0
+        high = body[3] - body_pad if body[3] < length else length
+        tails = [_slide(c, tail_pad, low, high, tail_size) for c in _cores(*span, core)]
+        plan.append(((low, high), body, tails))
+    return plan
+
+
+def _body_groups(height, width, core_height, core_width, pad):
+    """Tail cores per body core along each axis: the fewest pixels computed by the body, with
+    each body window within BODY_BATCH_PIXELS (full-width strips when the image is narrow)."""
+    rows, columns = math.ceil(height / core_height), math.ceil(width / core_width)
+    best = (math.inf, 1, 1)
+    for group_height in range(1, rows + 1):
+        window_height = min(height, group_height * core_height + 2 * pad)
+        room = BODY_BATCH_PIXELS // window_height
+        fits = columns if room >= width else (room - 2 * pad) // core_width
+        group_width = min(columns, fits)
+        if group_width < 1:
+            continue
+        window_width = min(width, group_width * core_width + 2 * pad)
+        cost = math.ceil(rows / group_height) * window_height
+        cost *= math.ceil(columns / group_width) * window_width
+        if cost < best[0]:
+            best = (cost, group_height, group_width)
+    return best[1], best[2]
+
+
+class _Chain:
+    """The generator's upsampling tail, split off so it can be tiled on its own.
+
+    ``body`` maps the LR image to the last LR-resolution tensor that every path goes
+    through (SRResNet's long skip); ``tail`` is the chain of local layers after it, and
+    ``radius`` the LR pixels of context the tail needs. Both share the generator's layers
+    and weights, so they stay right while the generator trains.
+    """
+
+    def __init__(self, body, tail, radius):
+        self.body = body
+        self.tail = tail
+        self.radius = radius
+
+
+_SPLITS = weakref.WeakKeyDictionary()
+
+
+def _split(generator, scale):
+    """The generator's ``_Chain``, or None when its layers are not ones we can reason about."""
+    if generator not in _SPLITS:
+        try:
+            _SPLITS[generator] = _find_split(generator, scale)
+        except Exception:  # an exotic model: plain tiling still works
+            _SPLITS[generator] = None
+    return _SPLITS[generator]
+
+
+def _find_split(generator, scale):
+    import keras
+
+    from models.layers import PixelShuffle
+
+    if len(generator.inputs) != 1 or len(generator.outputs) != 1:
+        return None
+    producers = {}
+    for layer in generator.layers:
+        if not isinstance(layer, keras.layers.InputLayer):
+            producers[id(layer.output)] = layer
+    elementwise = (
+        keras.layers.BatchNormalization,
+        keras.layers.PReLU,
+        keras.layers.LeakyReLU,
+        keras.layers.ReLU,
+        keras.layers.Activation,
+    )
+    chain, radius, factor = [], 0, 1
+    tensor = generator.outputs[0]
+    while id(tensor) in producers:
+        layer = producers[id(tensor)]
+        if isinstance(layer.input, (list, tuple)):
+            break
+        if isinstance(layer, keras.layers.Conv2D):
+            if tuple(layer.strides) != (1, 1) or layer.padding != "same":
+                break
+            reach = zip(layer.dilation_rate, layer.kernel_size, strict=True)
+            radius += max(d * (k // 2) for d, k in reach)
+        elif isinstance(layer, PixelShuffle) or (
+            isinstance(layer, keras.layers.UpSampling2D) and layer.interpolation == "nearest"
+        ):
+            step = layer.scale if isinstance(layer, PixelShuffle) else layer.size[0]
+            if isinstance(layer, keras.layers.UpSampling2D) and layer.size[0] != layer.size[1]:
+                break
+            # An output pixel y reads input pixel y // step: r pixels out, ceil(r / step) in.
+            radius = math.ceil(radius / step)
+            factor *= step
+        elif not isinstance(layer, elementwise):
+            break
+        chain.append(layer)
+        tensor = layer.input
+    if not chain or factor != scale or tensor is generator.inputs[0]:
+        return None
+    body = keras.Model(generator.inputs, tensor, name=f"{generator.name}_body")
+    tail = _tail_class()(chain[::-1], name=f"{generator.name}_tail")
+    return _Chain(body, tail, radius)
+
+
+@functools.cache
+def _tail_class():
+    import keras
+
+    class Tail(keras.Model):
+        """Calls the layers in turn, adding no nodes to the generator's own graph."""
+
+        def __init__(self, layers, **kwargs):
+            super().__init__(**kwargs)
+            self.chain = layers
+
+        def call(self, inputs):
+            for layer in self.chain:
+                inputs = layer(inputs)
+            return inputs
+
+    return Tail
+
+
+def _super_resolve(lr, generator, *, tile, pad, scale, progress, sink):
+    """Run ``generator`` over ``lr``; ``sink(top, left, sr)`` gets each HR core when done."""
+    height, width = lr.shape[:2]
+    split = None
+    if tile > 0 and (height > tile or width > tile):
+        split = _split(generator, scale)
+    if tile <= 0 or (height <= tile and width <= tile):
+        stages = [(generator, None, [((0, height, 0, height), (0, width, 0, width))])]
+    elif split is None:
+        rows, columns = _one_stage_axis(height, tile, pad), _one_stage_axis(width, tile, pad)
+        stages = [(generator, None, [(r, c) for r in rows for c in columns])]
+    else:
+        stages = _two_stage_plan(height, width, tile, pad, min(pad, split.radius))
+    count = sum(len(tiles) + (body is not None) for _, body, tiles in stages)
+
+    bar = None
+    if progress and count > 1:
+        from tqdm import tqdm
+
+        bar = tqdm(total=count, unit="tile", leave=False, disable=None)
+    try:
+        for _, body, tiles in stages:
+            if body is None:
+                _run(generator, lr, (0, 0), tiles, scale=scale, sink=sink, bar=bar)
+                continue
+            # The tail tiles read only the features this window computes exactly.
+            (_, _, top, bottom), (_, _, left, right) = body
+            out = np.asarray(split.body.predict_on_batch(lr[None, top:bottom, left:right]))[0]
+            if bar is not None:
+                bar.update(1)
+            _run(split.tail, out, (top, left), tiles, scale=scale, sink=sink, bar=bar)
+            del out
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _two_stage_plan(height, width, tile, pad, tail_pad):
+    """[(features region, body window, tail tiles)]: what to run, in order.
+
+    Of the ``pad`` pixels of context, the tail takes what it needs (3 for SRResNet) and the
+    body the rest, so every output pixel sees at least the context one-stage tiling would
+    give it. Each body window's features are read by its tail tiles and then freed.
+    """
+    core_height, core_width = _even(height, tile), _even(width, tile)
+    groups = _body_groups(height, width, core_height, core_width, pad)
+    rows = _two_stage_axis(height, core_height, groups[0], pad, tail_pad)
+    columns = _two_stage_axis(width, core_width, groups[1], pad, tail_pad)
+    return [
+        ((row_span, column_span), (row_body, column_body), [(r, c) for r in rows_ for c in cols_])
+        for row_span, row_body, rows_ in rows
+        for column_span, column_body, cols_ in columns
+    ]
+
+
+def _run(model, image, origin, tiles, *, scale, sink, bar):
+    """Predict ``tiles`` of ``image`` (whose pixel 0, 0 is at ``origin``), batched by shape.
+
+    Windows of one shape are stacked up to BATCH_PIXELS per call: fewer calls, and the
+    traced predict function is reused.
+    """
+    groups = {}
+    for tile in tiles:
+        (_, _, top, bottom), (_, _, left, right) = tile
+        groups.setdefault((bottom - top, right - left), []).append(tile)
+    oy, ox = origin
+    for (window_height, window_width), members in groups.items():
+        batch = max(1, BATCH_PIXELS // (window_height * window_width))
+        # Equal batches: a smaller last one would be one more input shape to trace.
+        batch = math.ceil(len(members) / math.ceil(len(members) / batch))
+        for first in range(0, len(members), batch):
+            group = members[first : first + batch]
+            windows = np.stack(
+                [image[r[2] - oy : r[3] - oy, c[2] - ox : c[3] - ox] for r, c in group]
+            )
+            sr = np.asarray(model.predict_on_batch(windows))
+            expected = (len(group), scale * window_height, scale * window_width, 3)
+            if sr.shape != expected:
+                raise ValueError(
+                    f"the generator turned {windows.shape} into {sr.shape}, not {expected}: "
+                    f"it is not a 3-channel x{scale} generator"
+                )
+            for index, ((top, bottom, wy, _), (left, right, wx, _)) in enumerate(group):
+                core = sr[
+                    index,
+                    scale * (top - wy) : scale * (bottom - wy),
+                    scale * (left - wx) : scale * (right - wx),
+                ]
+                sink(scale * top, scale * left, core)
+            if bar is not None:
+                bar.update(len(group))
+
+
+def resolve_weights(value=None):
+    """The generator file behind ``--weights``: None (the shipped default), a name, or a path.
+
+    A path may be a ``.keras`` file or a training run directory, whose final generator is
+    ``<run>/generator.keras``, so a user can point at what ``train.py`` wrote without knowing
+    its layout.
+    """
+    if value is None:
+        path = DEFAULT_WEIGHTS[DEFAULT_WEIGHTS_NAME]
+        if not path.is_file():
+            raise UserError("no trained weights ship yet; pass --weights PATH")
+        return path
+    if str(value) in DEFAULT_WEIGHTS:
+        path = DEFAULT_WEIGHTS[str(value)]
+        if not path.is_file():
+            raise UserError(f"no {value} weights ship yet ({path} is missing); pass --weights PATH")
+        return path
+    path = Path(value)
+    if path.is_dir():
+        candidate = path / "generator.keras"
+        if not candidate.is_file():
+            raise UserError(f"{path}: no generator.keras in this folder (is it a training run?)")
+        return candidate
+    if not path.exists():
+        names = ", ".join(DEFAULT_WEIGHTS)
+        raise UserError(
+            f"{path}: no such file (--weights takes a .keras file, a run folder or {names})"
+        )
+    return path
+
+
+def load_generator(path):
+    """Load a saved generator, refusing anything that would fail later, in one line.
+
+    A broken file or a model of the wrong kind otherwise surfaces as a Keras traceback deep
+    in the first predict; the shape check is symbolic, so it costs no trace.
+    """
+    import keras
+
+    import models.layers  # noqa: F401  (registers PixelShuffle, so saved generators load)
+
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"{path}: no such file")
+    if not path.is_file():
+        raise UserError(f"{path}: not a file")
+    try:
+        model = keras.models.load_model(path, compile=False)
+    except Exception as error:  # zip, JSON, HDF5 and deserialisation errors all end here
+        raise UserError(f"{path}: not a loadable Keras model ({_one_line(error)})") from None
+    problem = _generator_problem(model)
+    if problem:
+        raise UserError(f"{path}: not a 3->3 channel x4 generator ({problem})")
+    return model
+
+
+def _generator_problem(model, scale=4):
+    inputs = getattr(model, "inputs", None) or []
+    outputs = getattr(model, "outputs", None) or []
+    if len(inputs) != 1 or len(outputs) != 1:
+        return f"{len(inputs)} inputs and {len(outputs)} outputs, not one of each"
+    shape = tuple(inputs[0].shape)
+    if len(shape) != 4 or shape[3] != 3:
+        return f"its input is {_shape_text(shape)}, not (batch, height, width, 3)"
+    probe = (1, shape[1] or 8, shape[2] or 8, 3)
+    try:
+        result = tuple(model.compute_output_shape(probe))
+    except Exception as error:
+        return f"cannot take a {probe} input: {_one_line(error)}"
+    expected = (1, scale * probe[1], scale * probe[2], 3)
+    if result != expected:
+        return f"it turns {probe} into {_shape_text(result)}, not {expected}"
+    return None
+
+
+def _shape_text(shape):
+    return str(tuple(shape))
+
+
+def _one_line(error):
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= 200 else text[:197] + "..."

@@ -1,0 +1,278 @@
+import itertools
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+import inference
+from data.images import decode_image, imresize
+from errors import UserError
+from models.generator import build_generator
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    keras.utils.set_random_seed(1)
+    return build_generator(blocks=1)
+
+
+@pytest.fixture(scope="module")
+def full():
+    keras.utils.set_random_seed(2)
+    return build_generator()
+
+
+def noise(shape, dtype=np.uint8, seed=0):
+    """Noise: the hardest content for tiling, since every pixel is an edge."""
+    top = np.iinfo(dtype).max
+    return np.random.default_rng(seed).integers(0, top, shape, endpoint=True, dtype=dtype)
+
+
+def max_diff(a, b):
+    return int(np.abs(a.astype(np.int64) - b.astype(np.int64)).max())
+
+
+# Receptive field of build_generator(blocks=1) in LR pixels: head 4, body 2 + 1, tail 3.
+TINY_FIELD = 10
+
+
+@pytest.mark.parametrize("shape", [(37, 53), (1, 1), (1, 3), (2, 1)])
+def test_output_is_exactly_four_times_any_input_size(tiny, shape):
+    out = inference.upscale(noise((*shape, 3)), tiny)
+    assert out.shape == (4 * shape[0], 4 * shape[1], 3)
+    assert out.dtype == np.uint8
+
+
+def test_tiled_odd_size_keeps_the_exact_output_size(tiny):
+    out = inference.upscale(noise((37, 53, 3)), tiny, tile=16)
+    assert out.shape == (148, 212, 3)
+
+
+@pytest.mark.parametrize("tile", [8, 13, 36])
+def test_tiles_equal_the_untiled_result(tiny, tile):
+    image = noise((37, 53, 3), seed=3)
+    untiled = inference.upscale(image, tiny, tile=0)
+    for pad in (TINY_FIELD, inference.DEFAULT_TILE_PAD):
+        assert max_diff(inference.upscale(image, tiny, tile=tile, tile_pad=pad), untiled) <= 1
+
+
+def test_too_little_context_shows_seams(tiny):
+    """The control for the test above: it would see a seam if there were one."""
+    image = noise((37, 53, 3), seed=3)
+    untiled = inference.upscale(image, tiny, tile=0)
+    assert max_diff(inference.upscale(image, tiny, tile=8, tile_pad=0), untiled) > 1
+
+
+def test_body_windows_and_one_stage_tiling_equal_the_untiled_result(tiny, monkeypatch):
+    image = noise((30, 61, 3), seed=4)
+    untiled = inference.upscale(image, tiny, tile=0)
+    # A small body budget: two body windows, each feeding several tail tiles.
+    monkeypatch.setattr(inference, "BODY_BATCH_PIXELS", 1800)
+    plan = inference._two_stage_plan(30, 61, 12, TINY_FIELD, 3)
+    assert len(plan) == 2 and all(len(tiles) > 1 for _, _, tiles in plan)
+    assert max_diff(inference.upscale(image, tiny, tile=12, tile_pad=TINY_FIELD), untiled) <= 1
+    # A generator that cannot be split is tiled whole.
+    monkeypatch.setattr(inference, "_split", lambda generator, scale: None)
+    assert max_diff(inference.upscale(image, tiny, tile=12, tile_pad=TINY_FIELD), untiled) <= 1
+
+
+@pytest.mark.parametrize(
+    ("height", "width", "tile", "pad", "tail_pad", "budget"),
+    [(37, 53, 8, 10, 3, 900), (1000, 1000, 256, 40, 3, 655360), (300, 41, 24, 40, 3, 4000)],
+)
+def test_two_stage_plan_gives_every_tile_its_context(
+    monkeypatch, height, width, tile, pad, tail_pad, budget
+):
+    monkeypatch.setattr(inference, "BODY_BATCH_PIXELS", budget)
+    plan = inference._two_stage_plan(height, width, tile, pad, tail_pad)
+    covered = np.zeros((height, width), dtype=int)
+    body_shapes, tail_shapes = set(), set()
+    for features, body, tiles in plan:
+        body_shapes.add(tuple(b - a for _, _, a, b in body))
+        for axis, ((low, high), (_, _, start, end), length) in enumerate(
+            zip(features, body, (height, width), strict=True)
+        ):
+            # The features kept are those the body window computes exactly.
+            assert low >= (start + pad - tail_pad if start > 0 else 0), axis
+            assert high <= (end - pad + tail_pad if end < length else length), axis
+        for tile_spans in tiles:
+            tail_shapes.add(tuple(b - a for _, _, a, b in tile_spans))
+            for (first, last, start, end), (low, high), length in zip(
+                tile_spans, features, (height, width), strict=True
+            ):
+                assert low <= start and end <= high
+                assert start <= max(first - tail_pad, 0) and end >= min(last + tail_pad, length)
+            (top, bottom, _, _), (left, right, _, _) = tile_spans
+            covered[top:bottom, left:right] += 1
+    assert (covered == 1).all()
+    # One window shape per stage: each new shape would cost a trace.
+    assert len(body_shapes) == 1 and len(tail_shapes) == 1
+
+
+@pytest.mark.slow
+def test_full_generator_tiles_equal_the_untiled_result(full, monkeypatch):
+    image = decode_image_like_photo((64, 64))
+    untiled = inference.upscale(image, full, tile=0)
+    assert max_diff(inference.upscale(image, full, tile=24), untiled) <= 1
+    # The body tiled as well: an image wider than one body window with the default context.
+    wide = decode_image_like_photo((40, 150))
+    monkeypatch.setattr(inference, "BODY_BATCH_PIXELS", 40 * 110)
+    plan = inference._two_stage_plan(40, 150, 24, inference.DEFAULT_TILE_PAD, 3)
+    assert len(plan) > 1
+    untiled = inference.upscale(wide, full, tile=0)
+    assert max_diff(inference.upscale(wide, full, tile=24), untiled) <= 1
+
+
+def decode_image_like_photo(shape):
+    """Smooth shapes plus texture: what photos look like, unlike pure noise."""
+    y, x = np.mgrid[: shape[0], : shape[1]]
+    base = 128 + 60 * np.sin(x / 5.0)[..., None] * np.cos(y / 7.0)[..., None]
+    pixels = base + noise((*shape, 3)).astype(float) * 0.25 - 32
+    return np.clip(pixels, 0, 255).astype(np.uint8)
+
+
+def test_grey_stays_grey_as_the_luma_of_the_colour_result(tiny):
+    grey = noise((9, 11), seed=5)
+    out = inference.upscale(grey, tiny)
+    assert out.shape == (36, 44) and out.dtype == np.uint8
+    colour = inference.upscale(np.repeat(grey[:, :, None], 3, axis=2), tiny).astype(float)
+    luma = colour @ np.array([0.299, 0.587, 0.114])
+    assert np.abs(out - luma).max() <= 1
+
+
+def test_rgba_keeps_a_bicubic_alpha_and_the_colour_result(tiny):
+    rgba = noise((9, 11, 4), seed=6)
+    out = inference.upscale(rgba, tiny)
+    assert out.shape == (36, 44, 4)
+    np.testing.assert_array_equal(out[:, :, 3], imresize(rgba[:, :, 3], output_shape=(36, 44)))
+    np.testing.assert_array_equal(out[:, :, :3], inference.upscale(rgba[:, :, :3], tiny))
+
+
+def test_sixteen_bit_stays_sixteen_bit_with_its_precision(tiny):
+    image = noise((9, 11, 3), dtype=np.uint16, seed=7)
+    out = inference.upscale(image, tiny)
+    assert out.dtype == np.uint16 and out.shape == (36, 44, 3)
+    assert (out % 257 != 0).mean() > 0.9  # not 8-bit levels scaled up
+    # Less than one 8-bit step of difference in the input still reaches the output.
+    nudged = np.clip(image.astype(int) + 100, 0, 65535).astype(np.uint16)
+    assert max_diff(inference.upscale(nudged, tiny), out) > 0
+    # And it is the same picture as the 8-bit one, within a few 8-bit levels.
+    eight = ((image.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    assert np.abs(out / 257.0 - inference.upscale(eight, tiny)).max() <= 3
+
+
+def test_grey_sixteen_bit_stays_grey_sixteen_bit(tiny):
+    out = inference.upscale(noise((5, 6), dtype=np.uint16), tiny)
+    assert out.shape == (20, 24) and out.dtype == np.uint16
+
+
+def test_palette_png_comes_out_rgb(tiny, tmp_path):
+    path = tmp_path / "palette.png"
+    Image.fromarray(noise((10, 12, 3), seed=8)).convert("P", palette=Image.ADAPTIVE).save(path)
+    pixels = decode_image(path)
+    assert pixels.shape == (10, 12, 3)
+    out = inference.upscale(pixels, tiny)
+    assert out.shape == (40, 48, 3) and out.dtype == np.uint8
+
+
+def test_progress_bar_over_tiles(tiny, capsys):
+    out = inference.upscale(noise((20, 20, 3)), tiny, tile=8, progress=True)
+    assert out.shape == (80, 80, 3)
+
+
+def test_auto_tile_whole_when_small_tiled_when_large():
+    assert inference.auto_tile(256, 256) == 0
+    assert inference.auto_tile(37, 53) == 0
+    assert inference.auto_tile(1000, 1000) == inference.AUTO_TILE
+
+
+def test_rejects_what_decode_image_never_returns(tiny):
+    with pytest.raises(ValueError, match="uint8 or uint16"):
+        inference.upscale(np.zeros((4, 4, 3), np.float32), tiny)
+    with pytest.raises(ValueError, match="HxW"):
+        inference.upscale(np.zeros((4, 4, 2), np.uint8), tiny)
+
+
+# --- loading generators ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory, tiny):
+    path = tmp_path_factory.mktemp("weights") / "g.keras"
+    tiny.save(path)
+    return path
+
+
+def assert_one_line_user_error(call, *match):
+    with pytest.raises(UserError) as caught:
+        call()
+    message = str(caught.value)
+    assert "\n" not in message
+    for text in match:
+        assert text in message
+    return message
+
+
+def test_load_generator_loads_a_saved_generator(saved, tiny):
+    loaded = inference.load_generator(saved)
+    image = noise((6, 7, 3))
+    np.testing.assert_array_equal(inference.upscale(image, loaded), inference.upscale(image, tiny))
+
+
+def test_load_generator_errors_are_one_line(tmp_path):
+    assert_one_line_user_error(
+        lambda: inference.load_generator(tmp_path / "missing.keras"), "no such file"
+    )
+    corrupt = tmp_path / "corrupt.keras"
+    corrupt.write_bytes(b"PK\x03\x04 this is not a zip archive" * 10)
+    assert_one_line_user_error(lambda: inference.load_generator(corrupt), "not a loadable")
+    text = tmp_path / "text.keras"
+    text.write_text("hello")
+    assert_one_line_user_error(lambda: inference.load_generator(text), "not a loadable")
+
+
+def test_load_generator_refuses_models_that_are_not_generators(tmp_path):
+    dense = keras.Sequential([keras.Input((10,)), keras.layers.Dense(3)])
+    dense.save(tmp_path / "dense.keras")
+    assert_one_line_user_error(
+        lambda: inference.load_generator(tmp_path / "dense.keras"), "not a 3->3 channel x4"
+    )
+    same_size = keras.Sequential([keras.Input((None, None, 3)), keras.layers.Conv2D(3, 3)])
+    same_size.save(tmp_path / "conv.keras")
+    assert_one_line_user_error(
+        lambda: inference.load_generator(tmp_path / "conv.keras"), "not a 3->3 channel x4"
+    )
+
+
+def test_resolve_weights(tmp_path, monkeypatch, saved):
+    missing = {name: tmp_path / f"{name}.keras" for name in inference.DEFAULT_WEIGHTS}
+    monkeypatch.setattr(inference, "DEFAULT_WEIGHTS", missing)
+    message = assert_one_line_user_error(lambda: inference.resolve_weights(None))
+    assert message == "no trained weights ship yet; pass --weights PATH"
+    assert_one_line_user_error(lambda: inference.resolve_weights("srresnet"), "--weights PATH")
+    assert inference.resolve_weights(str(saved)) == saved
+    run = tmp_path / "run"
+    run.mkdir()
+    assert_one_line_user_error(lambda: inference.resolve_weights(run), "generator.keras")
+    (run / "generator.keras").write_bytes(saved.read_bytes())
+    assert inference.resolve_weights(run) == run / "generator.keras"
+    missing["srgan"].write_bytes(saved.read_bytes())
+    assert inference.resolve_weights(None) == missing["srgan"]
+    assert_one_line_user_error(lambda: inference.resolve_weights(tmp_path / "x.keras"), "no such")
+
+
+def test_default_weights_live_in_the_repository():
+    for name, path in inference.DEFAULT_WEIGHTS.items():
+        assert path == inference.REPO_ROOT / "weights" / f"{name}.keras"
+
+
+def test_shape_combinations_of_spans_cover_the_axis():
+    for length, tile, pad in itertools.product((1, 7, 64, 101), (1, 5, 24, 200), (0, 3, 40)):
+        spans = inference._one_stage_axis(length, tile, pad)
+        assert [first for first, *_ in spans] == sorted({first for first, *_ in spans})
+        assert spans[0][0] == 0 and spans[-1][1] == length
+        assert all(a[1] == b[0] for a, b in itertools.pairwise(spans))
+        assert len({end - start for *_, start, end in spans}) == 1
+        for first, last, start, end in spans:
+            assert 0 <= start <= max(first - pad, 0) and min(last + pad, length) <= end <= length
