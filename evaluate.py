@@ -90,6 +90,9 @@ def check_outputs(args):
         value = getattr(args, option)
         if value and not Path(value).parent.is_dir():
             raise UserError(f"--{option} {value}: folder {Path(value).parent} does not exist")
+    for option in ("figure_image", "figure_crop"):
+        if getattr(args, option) and not args.figure:
+            raise UserError(f"--{option.replace('_', '-')} goes with --figure")
     if args.report_checkpoints and not args.report_table:
         raise UserError("--report-checkpoints goes with --report-table")
     if args.report_table and not args.models:

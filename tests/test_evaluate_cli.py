@@ -1,0 +1,214 @@
+"""evaluate.py end to end: in-process ``main`` calls (one subprocess), two tiny trained runs."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import cli
+import evaluate
+from data.images import write_image
+from training.config import resolve_config
+from training.loop import train
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def table_row(text, method):
+    """The cells of ``method``'s row in a printed Markdown table."""
+    for line in text.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if cells[0] == method:
+            return cells[1:]
+    raise AssertionError(f"no row {method!r} in:\n{text}")
+
+
+def pair(cell):
+    psnr, ssim = cell.split(" / ")
+    return float(psnr), float(ssim)
+
+
+def test_the_bicubic_baseline_is_printed_with_the_papers_figures(shared_datasets, capsys):
+    started = time.perf_counter()
+    assert evaluate.main(["--datasets", "Set5", "Set14", "--data-dir", str(shared_datasets)]) == 0
+    seconds = time.perf_counter() - started
+    out = capsys.readouterr().out
+    set5, set14 = (pair(cell) for cell in table_row(out, "Bicubic"))
+    assert set5[0] == pytest.approx(28.43, abs=0.005)
+    assert set5[1] == pytest.approx(0.811, abs=0.005)
+    assert set14[0] in (25.99, 26.00)  # 25.994 unrounded: within 0.01 of the 26.00 reference
+    assert "Set5: 5 images, official LR; Set14: 14 images, official LR" in out
+    assert seconds < 20  # about 1.5 s: numpy only, TensorFlow is never imported for bicubic
+
+
+def test_the_command_line_runs_end_to_end(shared_datasets, tmp_path):
+    result = subprocess.run(
+        [
+            *(sys.executable, "evaluate.py", "--datasets", "Set5", "--no-progress"),
+            *("--data-dir", str(shared_datasets), "--json", str(tmp_path / "out.json")),
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    document = json.loads((tmp_path / "out.json").read_text())
+    assert document["summary"][0]["method"] == "Bicubic"
+    assert document["summary"][0]["psnr_y"] == pytest.approx(28.429, abs=0.005)
+    assert len(document["per_image"]) == 5
+    assert document["paper"]["results"]["SRGAN (Ledig et al.)"]["Set5"]["psnr_y"] == 29.40
+
+
+@pytest.fixture(scope="module")
+def runs(photo_folder, tmp_path_factory):
+    """One tiny SRResNet run per upsampler: 2 epochs of 2 steps, a checkpoint and validation
+    each. The pretraining stage: what is read from a run is the same for both stages."""
+    root = tmp_path_factory.mktemp("runs")
+    made = {}
+    for upsample in ("pixelshuffle", "upsampling"):
+        config = resolve_config(
+            "paper",
+            "pretrain",
+            {
+                "dataset": str(photo_folder),
+                "data_dir": str(root / "data"),
+                "upsample": upsample,
+                "blocks": 1,
+                "hr_size": 32,
+                "batch_size": 2,
+                "epochs": 2,
+                "steps_per_epoch": 2,
+                "content_loss": "mse",
+                "validation_images": 2,
+                "validation_crop": 48,
+                "checkpoint_every": 1,
+            },
+        )
+        made[upsample] = train(config, run_dir=root / upsample, progress=False).run_dir
+    return made
+
+
+def test_the_report_table_lists_both_methods_and_their_epochs(runs, tmp_path, capsys):
+    argv = [str(runs["pixelshuffle"]), str(runs["upsampling"]), "--report-table"]
+    assert evaluate.main([*argv, "--csv", str(tmp_path / "report.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "| Method | Data | Epoch |" in out
+    assert "own validation images" in out and "PSNR-Y" in out
+    assert "Bicubic" not in out  # no --datasets: the runs' table alone, nothing evaluated
+    rows = [line for line in out.splitlines() if line.startswith(("| Pixel", "| UpSampling2D"))]
+    methods_epochs = [tuple(c.strip() for c in row.split("|")[1:4:2]) for row in rows]
+    assert methods_epochs == [
+        ("Pixel Shuffle", "1"),
+        ("Pixel Shuffle", "2"),
+        ("UpSampling2D", "1"),
+        ("UpSampling2D", "2"),
+    ]
+    with open(tmp_path / "report.csv", newline="") as handle:
+        report = list(csv.DictReader(handle))
+    assert [(r["method"], r["epoch"], r["stage"]) for r in report][:2] == [
+        ("Pixel Shuffle", "1", "pretrain"),
+        ("Pixel Shuffle", "2", "pretrain"),
+    ]
+
+
+def test_checkpoints_can_be_scored_on_a_shared_benchmark(runs, photo_folder, tmp_path, capsys):
+    bench = tmp_path / "bench"
+    bench.mkdir()
+    for name in ("photo0.png", "photo1.png"):
+        (bench / name).write_bytes((photo_folder / name).read_bytes())
+    argv = [str(runs["pixelshuffle"]), str(runs["upsampling"]), "--report-table"]
+    argv += ["--report-checkpoints", "--datasets", str(bench), "--no-progress"]
+    assert evaluate.main(argv) == 0
+    out = capsys.readouterr().out
+    report = out[out.index("Training runs") :]
+    assert "bench PSNR / SSIM" in report
+    rows = [line for line in report.splitlines() if line.startswith(("| Pixel", "| UpSampling2D"))]
+    assert len(rows) == 4
+    for row in rows:  # both checkpoints of each run are still on disk (keep_checkpoints=2)
+        psnr, ssim = pair(row.split("|")[7].strip())
+        assert 3 < psnr < 60 and 0 < ssim <= 1
+
+
+def test_generators_get_a_row_each_after_bicubic_with_images_figure_and_files(
+    runs, photo_folder, tmp_path, capsys
+):
+    checkpoint = runs["upsampling"] / "checkpoints" / "step_0000002"
+    out_dir = tmp_path / "sr"
+    argv = [str(runs["pixelshuffle"]), f"resize={runs['upsampling']}", str(checkpoint)]
+    argv += ["--datasets", str(photo_folder), "--rgb", "--no-progress"]
+    argv += ["--save-images", str(out_dir), "--figure", str(tmp_path / "figure.png")]
+    argv += ["--figure-image", "photo3", "--csv", str(tmp_path / "t.csv")]
+    argv += ["--json", str(tmp_path / "t.json")]
+    assert evaluate.main(argv) == 0
+    out = capsys.readouterr().out
+    names = ["Bicubic", "pixelshuffle", "resize", "upsampling-step2"]
+    printed = [line.split("|")[1].strip() for line in out.splitlines() if line.startswith("| ")]
+    assert printed[1:] == names  # [0] is the header
+    assert len(table_row(out, "resize")) == 2  # PSNR / SSIM, and --rgb's PSNR-RGB
+
+    dataset = photo_folder.name
+    for name in names:
+        saved = sorted((out_dir / dataset / name).iterdir())
+        assert [p.name for p in saved] == [f"photo{i}.png" for i in range(6)]
+        assert np.asarray(Image.open(saved[0])).shape == (80, 96, 3)
+    assert Image.open(tmp_path / "figure.png").size[0] > 600
+    with open(tmp_path / "t.csv", newline="") as handle:
+        summary = list(csv.DictReader(handle))
+    assert [r["method"] for r in summary] == names
+    assert {"psnr_y", "ssim_y", "psnr_rgb"} <= set(summary[0])
+    with open(tmp_path / "t_per_image.csv", newline="") as handle:
+        assert len(list(csv.DictReader(handle))) == 4 * 6
+    document = json.loads((tmp_path / "t.json").read_text())
+    assert document["methods"] == names and len(document["per_image"]) == 24
+
+
+def run_cli(argv, capsys):
+    code = cli.run(evaluate.main, argv)
+    err = capsys.readouterr().err.strip()
+    return code, err
+
+
+def test_a_corrupt_model_file_is_one_line(tmp_path, photo_folder, capsys):
+    (tmp_path / "broken.keras").write_bytes(os.urandom(2048))
+    code, err = run_cli([str(tmp_path / "broken.keras"), "--datasets", str(photo_folder)], capsys)
+    assert code == 2
+    assert err.startswith("error: ") and "broken.keras" in err and "\n" not in err
+
+
+def test_a_missing_dataset_is_one_line(tmp_path, capsys):
+    code, err = run_cli(["--datasets", "Set5", "--data-dir", str(tmp_path)], capsys)
+    assert code == 2
+    assert err.startswith("error: Set5 is not downloaded") and "\n" not in err
+    code, err = run_cli(["--datasets", str(tmp_path / "nowhere")], capsys)
+    assert code == 2 and "does not exist" in err and "\n" not in err
+
+
+def test_an_undecodable_image_is_one_line(tmp_path, capsys):
+    write_image(tmp_path / "fine.png", np.zeros((40, 40, 3), np.uint8))
+    (tmp_path / "zzz.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated jpeg")
+    code, err = run_cli(["--datasets", str(tmp_path), "--no-progress"], capsys)
+    assert code == 2
+    assert err.startswith("error: ") and "zzz.jpg" in err and "\n" not in err
+
+
+def test_other_mistakes_are_one_line_before_any_work(tmp_path, photo_folder, capsys):
+    argv = ["--datasets", str(photo_folder), "--figure", str(tmp_path / "f.png")]
+    code, err = run_cli([*argv, "--figure-image", "nope"], capsys)
+    assert code == 2 and "no image 'nope'" in err
+    assert not (tmp_path / "f.png").exists()
+    code, err = run_cli(["--datasets", str(photo_folder), "--figure-image", "photo1"], capsys)
+    assert code == 2 and "--figure-image goes with --figure" in err
+    code, err = run_cli([str(photo_folder), "--report-table"], capsys)
+    assert code == 2 and "not a training run directory" in err
+    code, err = run_cli(["--datasets", str(photo_folder), "--csv", "/no/such/dir/t.csv"], capsys)
+    assert code == 2 and "does not exist" in err
