@@ -1,0 +1,85 @@
+"""Both notebooks run end to end in quick mode (SRGAN_QUICK=1), each on its own.
+
+They are executed in memory with nbclient and never written back; everything they write goes
+to a temporary folder (SRGAN_NOTEBOOK_OUT), which is what the checks read.
+"""
+
+import csv
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from PIL import Image
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = REPO_ROOT / "notebooks"
+SHARED_DATASETS = Path(os.environ.get("SRGAN_SHARED_DIR", REPO_ROOT.parent / "shared")) / "datasets"
+
+
+def execute(name, out):
+    notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
+    env = {
+        **os.environ,
+        "SRGAN_QUICK": "1",
+        "SRGAN_NOTEBOOK_OUT": str(out),
+        "SRGAN_DATA_DIR": str(out / "data"),
+        "SRGAN_BENCHMARK_DIR": str(SHARED_DATASETS),
+    }
+    # As a user's Jupyter would: each notebook's first cell picks its own oneDNN default.
+    env.pop("TF_ENABLE_ONEDNN_OPTS", None)
+    client = NotebookClient(
+        notebook,
+        kernel_name="python3",
+        timeout=300,
+        resources={"metadata": {"path": str(NOTEBOOKS)}},
+    )
+    client.execute(env=env)  # raises CellExecutionError, with the cell, if any cell fails
+    return notebook
+
+
+def outputs(notebook, kind):
+    """Every output of MIME type ``kind`` (text/markdown, image/png...) in cell order."""
+    found = []
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            if kind in output.get("data", {}):
+                found.append(output["data"][kind])
+    return found
+
+
+def read_rows(path):
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_pixelshuffle_vs_upsampling_runs_quickly_and_compares_both(tmp_path):
+    notebook = execute("pixelshuffle_vs_upsampling.ipynb", tmp_path)
+    tables = "\n".join(outputs(notebook, "text/markdown"))
+    for method in ("| Pixel Shuffle | sample | 3 |", "| UpSampling2D | sample | 3 |"):
+        assert method in tables  # the report-shaped table, one row per epoch
+    assert "checkerboard energy" in tables
+    assert len(outputs(notebook, "image/png")) >= 4  # loss, PSNR, outputs, artefacts
+    assert Image.open(tmp_path / "comparison.png").size[0] > 600
+    summary = read_rows(tmp_path / "comparison.csv")
+    assert [row["upsample"] for row in summary] == ["pixelshuffle", "upsampling"]
+    # The full-size generators the README lists (16 blocks, PReLU).
+    assert [int(row["parameters_16_blocks"]) for row in summary] == [1_554_883, 1_333_315]
+    assert all(float(row["seconds_per_step"]) > 0 for row in summary)
+
+
+def test_results_runs_on_its_own_with_both_tables(tmp_path):
+    notebook = execute("results.ipynb", tmp_path)
+    tables = "\n".join(outputs(notebook, "text/markdown"))
+    assert "| Pixel Shuffle | sample |" in tables and "| UpSampling2D | sample |" in tables
+    assert "| SRGAN (Ledig et al.) | 29.40 / 0.8472 | 26.02 / 0.7397 | 25.16 / 0.6688 |" in tables
+    assert len(read_rows(tmp_path / "report.csv")) == 6  # 2 runs x 3 epochs
+    assert Image.open(tmp_path / "psnr_vs_epoch.png").size[0] > 300
+    if not (SHARED_DATASETS / "Set5").is_dir():
+        pytest.skip(f"{SHARED_DATASETS} is absent: the benchmark part showed paper rows only")
+    rows = read_rows(tmp_path / "benchmark.csv")
+    assert rows[0]["method"] == "Bicubic"
+    bicubic = {row["dataset"]: row for row in rows if row["method"] == "Bicubic"}
+    assert float(bicubic["Set5"]["psnr_y"]) == pytest.approx(28.43, abs=0.005)
+    assert "| Bicubic | 28.43 / 0.81" in tables
