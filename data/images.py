@@ -17,7 +17,6 @@ from __future__ import annotations
 import io
 import math
 import os
-import secrets
 import threading
 import warnings
 import zlib
@@ -27,6 +26,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+import atomic
 from errors import UserError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
@@ -259,17 +259,9 @@ def write_image(path, pixels) -> None:
     if not folder.is_dir():
         raise ImageError(f"{path}: folder {folder} does not exist")
     data = _encode(pixels, suffix, path)
-    temporary = folder / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
     try:
-        # os.open with 0o666 lets the umask decide the final permissions, as for any new file.
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        with os.fdopen(descriptor, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
+        atomic.write_bytes(path, data)
     except OSError as error:
-        temporary.unlink(missing_ok=True)
         raise ImageError(f"{path}: cannot write ({_one_line(error)})") from error
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+import atomic
 from data.images import ImageError, bicubic_downscale, imresize, modcrop, read_rgb
 from errors import UserError
 
@@ -72,10 +73,8 @@ def _cache_key(path, mode, hr_size):
 
 
 def _save_npy_atomically(path, array):
-    temporary = path.with_name(path.name + f".{os.getpid()}.tmp")
-    with open(temporary, "wb") as handle:
+    with atomic.replacing(path) as temporary, open(temporary, "wb") as handle:
         np.save(handle, array)
-    os.replace(temporary, path)
 
 
 class PairSource:

@@ -19,15 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
+import atomic
 from errors import UserError
 
 LATEST = "latest"
-
-
-def _write_text_atomically(path, text):
-    temporary = path.with_name(path.name + f".{os.getpid()}.tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
 
 
 def optimizer_arrays(optimizer):
@@ -76,7 +71,7 @@ def save_checkpoint(run_dir, *, step, models, optimizers, state, keep=2):
     if final.exists():  # the same step saved twice (e.g. Ctrl-C right after a checkpoint)
         shutil.rmtree(final)
     os.replace(temporary, final)
-    _write_text_atomically(folder / LATEST, name + "\n")
+    atomic.write_text(folder / LATEST, name + "\n")
     _prune(folder, keep)
     return final
 

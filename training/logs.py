@@ -6,12 +6,13 @@ happen at checkpoints only, so logging costs no measurable training time.
 """
 
 import csv
-import os
 from pathlib import Path
 
 import numpy as np
-from data.images import write_image
 from tqdm.auto import tqdm
+
+import atomic
+from data.images import write_image
 
 
 class CsvLog:
@@ -37,12 +38,10 @@ class CsvLog:
             self.path.unlink()
 
     def _rewrite(self, rows):
-        temporary = self.path.with_name(self.path.name + ".tmp")
-        with open(temporary, "w", newline="") as handle:
+        with atomic.replacing(self.path) as temporary, open(temporary, "w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=self._columns)
             writer.writeheader()
             writer.writerows(rows)
-        os.replace(temporary, self.path)
 
     def write(self, row):
         if self._writer is None:
@@ -98,10 +97,9 @@ def plot_losses(history_csv, png_path, *, smooth=50):
         axis.grid(alpha=0.3)
     axes[-1, 0].set_xlabel("step")
     figure.tight_layout()
-    temporary = Path(png_path).with_name(Path(png_path).stem + ".tmp.png")
-    figure.savefig(temporary, dpi=100)
+    with atomic.replacing(png_path) as temporary:
+        figure.savefig(temporary, dpi=100, format="png")
     plt.close(figure)
-    os.replace(temporary, png_path)
     return png_path
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+import atomic
 from data.catalog import data_dir as resolve_data_dir
 from data.catalog import resolve_training_set
 from data.pairs import PairSource, Prefetcher, lr_to_model, sr_to_uint8, validation_pairs
@@ -245,9 +246,7 @@ class Trainer:
                 "or choose another --run-dir"
             )
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        temporary = config_file.with_suffix(".json.tmp")
-        temporary.write_text(self.config.to_json())
-        temporary.replace(config_file)
+        atomic.write_text(config_file, self.config.to_json())
 
     def _log(self, message):
         with open(self.run_dir / "run.log", "a") as handle:
@@ -458,9 +457,8 @@ class Trainer:
             keep=self.config.keep_checkpoints,
         )
         # The run's current generator, where evaluate.py and upscale.py look first.
-        temporary = self.run_dir / "generator.keras.tmp.keras"
-        shutil.copyfile(saved / "generator.keras", temporary)
-        temporary.replace(self.run_dir / "generator.keras")
+        with atomic.replacing(self.run_dir / "generator.keras") as temporary:
+            shutil.copyfile(saved / "generator.keras", temporary)
         self.last_checkpoint = saved
         return saved
 

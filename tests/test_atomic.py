@@ -1,0 +1,26 @@
+import pytest
+
+import atomic
+
+
+def test_write_bytes_replaces_and_leaves_nothing_behind(tmp_path):
+    target = tmp_path / "out.bin"
+    target.write_bytes(b"old")
+    atomic.write_bytes(target, b"new")
+    assert target.read_bytes() == b"new"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.bin"]
+
+
+def test_a_failed_write_keeps_the_old_file(tmp_path):
+    target = tmp_path / "out.txt"
+    target.write_text("kept")
+    with pytest.raises(RuntimeError), atomic.replacing(target) as temporary:
+        temporary.write_text("half")
+        raise RuntimeError("killed mid-write")
+    assert target.read_text() == "kept"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+
+
+def test_missing_folder_raises_oserror(tmp_path):
+    with pytest.raises(OSError):
+        atomic.write_text(tmp_path / "no" / "such.txt", "x")
