@@ -126,8 +126,11 @@ def main(argv=None):
             keep_figure=bool(args.figure),
             progress=args.progress,
         )
-        print(f"x{evaluation.SCALE} super-resolution, PSNR (dB) / SSIM on the Y channel, ")
-        print(f"4-pixel border shaved ({evaluation.describe_lr(datasets)})")
+        print(
+            f"x{evaluation.SCALE} super-resolution: PSNR (dB) / SSIM on the Y channel (BT.601), "
+            "4-pixel border shaved"
+        )
+        print(f"({evaluation.describe_lr(datasets)})")
         print()
         print(evaluation.benchmark_table(result, paper=args.paper))
 
