@@ -23,14 +23,13 @@ import csv
 import io
 import json
 import math
-import os
 import re
-import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+import atomic
 from data.catalog import BenchmarkImage, lookup, resolve_benchmark
 from data.images import bicubic_downscale, bicubic_upscale, decode_image, modcrop, write_image
 from errors import UserError
@@ -667,20 +666,14 @@ def step_seconds(run_dir, *, warmup: int = 3) -> float:
 
 # -- files ----------------------------------------------------------------------------------
 def _write_atomically(path, data: bytes) -> Path:
+    """``atomic.write_bytes`` with the user's mistakes (no such folder, no space) as one line."""
     path = Path(path)
     if not path.parent.is_dir():
         raise UserError(f"{path}: folder {path.parent} does not exist")
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
-        with open(temporary, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
+        return atomic.write_bytes(path, data)
     except OSError as error:
-        temporary.unlink(missing_ok=True)
         raise UserError(f"{path}: cannot write ({error.strerror or error})") from None
-    return path
 
 
 def _plain(value):
