@@ -34,6 +34,8 @@ def build_parser():
     parser = argparse.ArgumentParser(
         description="Evaluate x4 super-resolution with the SR papers' protocol "
         "(PSNR/SSIM on Y, 4-pixel shave, official bicubic LR).",
+        epilog="Give the MODELs before --datasets, which takes every name after it. "
+        "Example: python evaluate.py runs/a best=runs/b --datasets Set5 Set14 --paper",
     )
     arg = parser.add_argument
     arg(

@@ -398,7 +398,10 @@ def evaluate(
                     if save_images is not None:
                         folder = Path(save_images) / safe_filename(dataset.name)
                         folder = folder / folders[method.name]
-                        folder.mkdir(parents=True, exist_ok=True)
+                        try:
+                            folder.mkdir(parents=True, exist_ok=True)
+                        except OSError as error:
+                            raise UserError(f"{folder}: cannot create ({error.strerror})") from None
                         write_image(folder / f"{image.name}.png", sr)
                     if keep:
                         evaluation.figure.panels.append((method.name, sr, scores))
