@@ -6,12 +6,13 @@ module converts every mode to what the network knows and back, and cuts large im
 overlapping tiles whose seams cannot be told from an untiled run.
 
 Tiling runs in two stages when the generator allows it (SRResNet does). Nearly all the
-memory, and two thirds of the time, goes to the upsampling tail, whose 64- and 256-map
-tensors at 2x and 4x cost about 11 KB per LR pixel against about 1 KB in the residual body,
-while the body holds nearly all of the receptive field (37 of 40 pixels). So the body runs on
-large windows, where 37 pixels of context are cheap, and the tail on small tiles that need
-only 3. One-stage tiling with 40 pixels of context around 200-pixel tiles computes 1.7 times
-the image; two stages compute about 1.1 times it, and the result is still exact.
+memory, and two thirds of the time, go to the upsampling tail, whose 256-map tensors at LR
+and 2x and 64-map tensors at 4x cost about 11 KB per LR pixel against about 1.2 KB in the
+residual body, while the body holds nearly all of the receptive field (37 of 40 pixels). So
+the body runs on large windows, where 37 pixels of context are cheap, and the tail on small
+tiles that need only 3. For a 1000x1000 image, one-stage tiling with 40 pixels of context
+around 200-pixel tiles would compute 1.96 times the image; two stages compute 1.16 times it
+in the body and 1.06 times in the tail, and the result is still exact.
 """
 
 from __future__ import annotations
@@ -47,17 +48,18 @@ DEFAULT_WEIGHTS_NAME = "srgan"
 # body pays it), so the default is the exact one.
 DEFAULT_TILE_PAD = 40
 
-# ``tile=None``: images up to AUTO_WHOLE_PIXELS LR pixels go through in one piece, larger
-# ones in tiles of at most AUTO_TILE pixels. See ``auto_tile`` for how these were chosen.
+# ``tile=None``: images up to AUTO_WHOLE_PIXELS LR pixels go through whole (the fastest way,
+# at about 1.8 GB peak for 256x256), larger ones in tail tiles of at most AUTO_TILE pixels.
+# Measured on 1000x1000 (benchmarks/upscale_benchmark.py): tiles of 200 peak at 1.4 GB, of
+# 256 at 1.8 GB, in the same time within noise (3 pixels of tail context cost 6% and 5%).
 AUTO_WHOLE_PIXELS = 256 * 256
-AUTO_TILE = 256
+AUTO_TILE = 200
 # LR pixels (context included) per predict call of the upsampling tail, or of the whole
-# generator when it cannot be split: what an untiled AUTO_WHOLE_PIXELS image costs, so tiled
-# images never need more memory than that.
+# generator when it cannot be split: at most what an untiled AUTO_WHOLE_PIXELS image costs.
 BATCH_PIXELS = 256 * 256
-# The same for the body, which needs about a tenth of the memory per pixel (measured: 1.1 KB
-# against 11-16 KB for the whole generator). Large body windows keep its 37 pixels of context
-# a small part of what it computes.
+# The same for the body, which needs about a tenth of the memory per pixel (measured: 1.2 KB
+# against 11-16 KB for the whole generator): as much memory as the tail's budget, and large
+# windows keep its 37 pixels of context a small part of what it computes.
 BODY_BATCH_PIXELS = 10 * BATCH_PIXELS
 
 # BT.601 luma: what PIL's convert("L") and the Y channel the SR papers score on both use.
@@ -93,9 +95,11 @@ def upscale(image, generator, *, tile=None, tile_pad=DEFAULT_TILE_PAD, scale=4, 
     8 bits, so their extra precision reaches the network and its output.
 
     ``tile``: None chooses from the image size (``auto_tile``), 0 never tiles, N cuts tiles
-    of at most N LR pixels, each with ``tile_pad`` pixels of real context on every side that is
-    not the image border. With the default pad the result equals the untiled one within one
-    grey level (float rounding only; see ``DEFAULT_TILE_PAD``).
+    of at most N LR pixels (the memory-hungry upsampling tail's; the body's windows are larger,
+    see the module's docstring). Every output pixel gets at least ``tile_pad`` LR pixels of
+    real context on each side that is not the image border. With the default pad the result
+    equals the untiled one within one grey level (float rounding only; see
+    ``DEFAULT_TILE_PAD``). ``progress`` shows a bar over the tiles when there are several.
     """
     from data.images import imresize
 
@@ -215,8 +219,8 @@ def _body_groups(height, width, core_height, core_width, pad):
     return best[1], best[2]
 
 
-class _Chain:
-    """The generator's upsampling tail, split off so it can be tiled on its own.
+class _Split:
+    """The generator in two parts that can be tiled separately.
 
     ``body`` maps the LR image to the last LR-resolution tensor that every path goes
     through (SRResNet's long skip); ``tail`` is the chain of local layers after it, and
@@ -234,7 +238,7 @@ _SPLITS = weakref.WeakKeyDictionary()
 
 
 def _split(generator, scale):
-    """The generator's ``_Chain``, or None when its layers are not ones we can reason about."""
+    """The generator's ``_Split``, or None when its layers are not ones we can reason about."""
     if generator not in _SPLITS:
         try:
             _SPLITS[generator] = _find_split(generator, scale)
@@ -289,7 +293,7 @@ def _find_split(generator, scale):
         return None
     body = keras.Model(generator.inputs, tensor, name=f"{generator.name}_body")
     tail = _tail_class()(chain[::-1], name=f"{generator.name}_tail")
-    return _Chain(body, tail, radius)
+    return _Split(body, tail, radius)
 
 
 @functools.cache

@@ -21,8 +21,7 @@ FORMATS = ("png", "jpg", "webp", "tif", "bmp")
 
 def build_parser():
     parser = argparse.ArgumentParser(
-        description="Super-resolve images 4x with a trained SRGAN or SRResNet generator.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Super-resolve images 4x with a trained SRGAN or SRResNet generator."
     )
     arg = parser.add_argument
     arg("inputs", nargs="+", metavar="INPUT", help="image files and/or folders of images")
@@ -46,10 +45,11 @@ def build_parser():
         "--tile-pad",
         type=int,
         default=inference.DEFAULT_TILE_PAD,
-        help="LR pixels of real context around each tile (the default keeps seams invisible)",
+        help="LR pixels of real context around each tile (default: %(default)s, the "
+        "generator's whole receptive field, so tiles leave no seams)",
     )
     arg("--recursive", action="store_true", help="also take images in sub-folders of a folder")
-    arg("--suffix", default="_x4", help="added to each input's name to name its output")
+    arg("--suffix", default="_x4", help="added to each input's name (default: %(default)s)")
     arg(
         "--format",
         choices=FORMATS,
