@@ -1,0 +1,203 @@
+"""Speed and peak memory of inference.upscale with the full-size (16-block) generator.
+
+The issue's targets: a 1000x1000 input (4000x4000 out) peaks under 2 GB, at no less than 0.9x
+the output megapixels/s of an untiled run of a 256x256 input. Each case runs in a fresh
+process, so its peak RSS (VmHWM) is its own and includes TensorFlow's own ~0.6 GB; the first
+call includes tracing the predict functions (what a one-image CLI run pays), the second is
+warm (what each further image of that size costs in a folder).
+
+    python benchmarks/upscale_benchmark.py            # the four cases (several minutes)
+    python benchmarks/upscale_benchmark.py --cases 1000:auto --tile 128
+    python benchmarks/upscale_benchmark.py --pad-sweep   # seams against tile_pad
+
+Weights are random: speed and memory do not depend on them. ``--pad-sweep`` measures how far
+the random generator's influence reaches; ``inference.DEFAULT_TILE_PAD`` says why the default
+is the exact receptive field rather than that.
+"""
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np
+
+TARGET_PEAK_BYTES = 2 * 1000**3
+TARGET_SPEED_RATIO = 0.9
+DEFAULT_CASES = ("256:0", "256:auto", "1000:auto")
+
+
+def test_image(size, seed=0):
+    """A photo-like LR image: a crop of scikit-image's astronaut, tiled if need be.
+
+    Content does not change the speed, but it does change how visible a seam is.
+    """
+    try:
+        from skimage import data
+
+        photo = data.astronaut()
+    except ImportError:  # any image will do for timings
+        photo = np.random.default_rng(seed).integers(0, 256, (512, 512, 3), dtype=np.uint8)
+    reps = -(-size // photo.shape[0]), -(-size // photo.shape[1]), 1
+    return np.ascontiguousarray(np.tile(photo, reps)[:size, :size])
+
+
+def peak_rss_bytes():
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: kilobytes
+
+
+def cpu_time():
+    """User + system seconds of all this process's threads: what a busy machine does not
+    inflate as much as wall time."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def child(size, tile, tile_pad, runs):
+    """One case in this process: JSON on stdout."""
+    import keras
+
+    import inference
+    from models.generator import build_generator
+
+    keras.utils.set_random_seed(0)
+    generator = build_generator()
+    image = test_image(size)
+    options = {"tile": None if tile == "auto" else int(tile)}
+    if tile_pad is not None:
+        options["tile_pad"] = tile_pad
+    seconds, cpu_seconds = [], []
+    for _ in range(runs):
+        started, cpu_started = time.perf_counter(), cpu_time()
+        out = inference.upscale(image, generator, **options)
+        seconds.append(time.perf_counter() - started)
+        cpu_seconds.append(cpu_time() - cpu_started)
+    megapixels = out.shape[0] * out.shape[1] / 1e6
+    chosen = inference.auto_tile(size, size) if tile == "auto" else int(tile)
+    print(
+        json.dumps(
+            {
+                "size": size,
+                "tile": tile,
+                "chosen_tile": chosen,
+                "seconds": seconds,
+                "cpu_seconds": cpu_seconds,
+                "megapixels": megapixels,
+                "peak_rss": peak_rss_bytes(),
+            }
+        )
+    )
+
+
+def run_case(case, tile_pad, runs):
+    size, tile = case.split(":")
+    command = [sys.executable, __file__, "--child", size, tile, "--runs", str(runs)]
+    if tile_pad is not None:
+        command += ["--tile-pad", str(tile_pad)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        sys.exit(f"case {case} failed:\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def report(results):
+    print(
+        f"{'input':>9} {'tile':>9} {'run':>5} {'wall s':>7} {'MP/s':>6} {'cpu s':>7}"
+        f" {'MP/cpu-s':>8} {'peak RSS':>9}"
+    )
+    for r in results:
+        tile = f"{r['tile']}({r['chosen_tile']})" if r["tile"] == "auto" else r["tile"]
+        for index, (wall, cpu) in enumerate(zip(r["seconds"], r["cpu_seconds"], strict=True)):
+            print(
+                f"{r['size']:>4}x{r['size']:<4} {tile:>9} {'first' if index == 0 else 'warm':>5}"
+                f" {wall:7.1f} {r['megapixels'] / wall:6.3f} {cpu:7.1f}"
+                f" {r['megapixels'] / cpu:8.3f} {r['peak_rss'] / 1e9:7.2f} GB"
+            )
+    by_case = {(r["size"], r["tile"]): r for r in results}
+    base, big = by_case.get((256, "0")), by_case.get((1000, "auto"))
+    if not (base and big):
+        return
+    peak = big["peak_rss"]
+    verdict = "met" if peak < TARGET_PEAK_BYTES else "MISSED"
+    print(f"target 1000x1000 peak RSS < 2 GB: {peak / 1e9:.2f} GB, {verdict}")
+    for key, unit in (("seconds", "wall"), ("cpu_seconds", "cpu")):
+        for label, pick in (("first", lambda s: s[0]), ("warm", lambda s: min(s[1:]))):
+            if label == "warm" and min(len(base[key]), len(big[key])) < 2:
+                continue
+            ratio = (big["megapixels"] / pick(big[key])) / (base["megapixels"] / pick(base[key]))
+            verdict = "met" if ratio >= TARGET_SPEED_RATIO else "MISSED"
+            print(
+                f"target 1000x1000 MP/s >= 0.9x untiled 256x256 ({unit}, {label} run):"
+                f" {ratio:.2f}, {verdict}"
+            )
+
+
+def pad_sweep(size, tile, pads, seeds):
+    """Largest difference from the untiled output, in grey levels, for each tile_pad.
+
+    One-stage tiling (the whole generator per tile), so that the pad measures how far the
+    whole generator's influence reaches; two-stage tiling would give the tail its 3 pixels
+    whatever the pad.
+    """
+    import keras
+
+    import inference
+    from models.generator import build_generator
+
+    inference._split = lambda generator, scale: None
+    image = test_image(size)
+    print(f"{size}x{size} LR, tile {tile}, one-stage; max |tiled - untiled| in grey levels")
+    print("pad  " + "  ".join(f"seed {seed}" for seed in seeds))
+    rows = {pad: [] for pad in pads}
+    for seed in seeds:
+        keras.utils.set_random_seed(seed)
+        generator = build_generator()
+        reference = inference.upscale(image, generator, tile=0).astype(int)
+        for pad in pads:
+            tiled = inference.upscale(image, generator, tile=tile, tile_pad=pad).astype(int)
+            rows[pad].append(int(np.abs(tiled - reference).max()))
+    for pad, diffs in rows.items():
+        print(f"{pad:>3}  " + "  ".join(f"{d:>6}" for d in diffs))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--cases",
+        nargs="+",
+        default=DEFAULT_CASES,
+        help="SIZE:TILE, TILE a number, 0 (untiled) or auto",
+    )
+    parser.add_argument("--tile-pad", type=int, help="default: inference.DEFAULT_TILE_PAD")
+    parser.add_argument("--runs", type=int, default=2, help="upscale calls per case")
+    parser.add_argument("--pad-sweep", action="store_true")
+    parser.add_argument("--child", nargs=2, metavar=("SIZE", "TILE"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(int(args.child[0]), args.child[1], args.tile_pad, args.runs)
+    elif args.pad_sweep:
+        pad_sweep(128, 32, (8, 12, 16, 20, 24, 32, 40), seeds=(0, 1))
+    else:
+        results = []
+        for case in args.cases:
+            results.append(run_case(case, args.tile_pad, args.runs))
+            print(f"done {case}", file=sys.stderr, flush=True)
+        report(results)
+
+
+if __name__ == "__main__":
+    main()
