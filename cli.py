@@ -1,8 +1,8 @@
 """What every command-line tool shares: quiet start-up and one-line errors.
 
-A user mistake (``UserError``, a missing VGG file) prints ``error: <message>`` on stderr and
-exits 2; Ctrl-C or SIGTERM exits 130 after the tool has saved what it can. Anything else is a
-bug and keeps its traceback.
+A user mistake (``UserError``) prints ``error: <message>`` on stderr and exits 2; Ctrl-C or
+SIGTERM exits 130 after the tool has saved what it can. Anything else is a bug and keeps its
+traceback.
 """
 
 import os
@@ -18,7 +18,7 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 from errors import UserError
 
 
-def _import_keras_quietly():
+def import_keras_quietly():
     """Import Keras (and so TensorFlow) with file descriptor 2 pointed at /dev/null.
 
     TensorFlow's absl logger prints start-up notices ("oneDNN custom operations are on", "All
@@ -40,21 +40,23 @@ def _import_keras_quietly():
         os.close(devnull)
 
 
-_import_keras_quietly()
-
-
 def _terminate_as_interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-def run(main, argv=None):
-    """Call ``main(argv)``; turn user errors into one line and an exit code."""
-    from models.vgg import MissingVGGWeights
+def run(main, argv=None, *, needs_keras=True):
+    """Call ``main(argv)``; turn user errors into one line and an exit code.
 
+    ``needs_keras=False`` for a tool that may finish without a model (evaluate.py's bicubic
+    baseline): it then calls ``import_keras_quietly`` itself when it needs Keras, and saves the
+    seconds TensorFlow takes to load when it does not.
+    """
     signal.signal(signal.SIGTERM, _terminate_as_interrupt)
     try:
+        if needs_keras:
+            import_keras_quietly()
         return main(argv) or 0
-    except (UserError, MissingVGGWeights) as error:
+    except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -117,6 +117,8 @@ def main(argv=None):
 
     result = None
     if run_benchmark:
+        if args.models:
+            cli.import_keras_quietly()
         methods = evaluation.load_methods(args.models)
         result = evaluation.evaluate(
             methods,
@@ -141,6 +143,7 @@ def main(argv=None):
         report = evaluation.report_rows(runs)
         columns = []
         if args.report_checkpoints:
+            cli.import_keras_quietly()
             evaluation.score_checkpoints(
                 runs, report, datasets, tile=args.tile, progress=args.progress
             )
@@ -180,4 +183,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(cli.run(main))
+    sys.exit(cli.run(main, needs_keras=False))

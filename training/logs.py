@@ -74,19 +74,17 @@ def read_csv(path):
 
 def plot_losses(history_csv, png_path, *, smooth=50):
     """Each loss against the step, raw and as a moving average, one panel per loss."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # A bare Figure (no pyplot): switching pyplot's backend here would silently stop inline
+    # plots in a notebook that trains.
+    from matplotlib.figure import Figure
 
     rows = read_csv(history_csv)
     if not rows:
         return None
     names = [key for key in rows[0] if key not in ("step", "epoch", "seconds")]
     steps = np.array([row["step"] for row in rows])
-    figure, axes = plt.subplots(
-        len(names), 1, figsize=(8, 2.2 * len(names)), sharex=True, squeeze=False
-    )
+    figure = Figure()
+    axes = figure.subplots(len(names), 1, sharex=True, squeeze=False)
     for axis, name in zip(axes[:, 0], names, strict=True):
         values = np.array([row.get(name, np.nan) for row in rows])
         axis.plot(steps, values, alpha=0.3, linewidth=0.8)
@@ -97,9 +95,9 @@ def plot_losses(history_csv, png_path, *, smooth=50):
         axis.grid(alpha=0.3)
     axes[-1, 0].set_xlabel("step")
     figure.tight_layout()
+    figure.set_size_inches(8, 2.2 * len(names))
     with atomic.replacing(png_path) as temporary:
         figure.savefig(temporary, dpi=100, format="png")
-    plt.close(figure)
     return png_path
 
 

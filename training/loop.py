@@ -34,7 +34,7 @@ from models.gan import (
     discriminator_trainable,
 )
 from models.generator import build_generator
-from models.vgg import build_feature_extractor, find_vgg_weights
+from models.vgg import MissingVGGWeights, build_feature_extractor, find_vgg_weights
 from training import checkpoints, logs
 from training.config import SCALE, Config
 
@@ -93,7 +93,8 @@ def build_networks(config):
     compile_discriminator(discriminator, learning_rate=config.learning_rate, beta_1=config.beta_1)
     extractor = None
     if config.content_loss != "mse":
-        extractor = build_feature_extractor(config.content_loss, config.vgg_weights)
+        weights = require_vgg_weights(config.vgg_weights)
+        extractor = build_feature_extractor(config.content_loss, weights)
     gan = build_gan(
         generator,
         discriminator,
@@ -105,11 +106,21 @@ def build_networks(config):
     return Networks(generator, discriminator, extractor, gan)
 
 
+def require_vgg_weights(path):
+    """The VGG19 file, or a UserError: models/ cannot raise our error types itself."""
+    try:
+        return find_vgg_weights(path)
+    except MissingVGGWeights as error:
+        raise UserError(str(error)) from None
+
+
 def generator_file(path):
     """The generator ``.keras`` file behind a path: a file, a run directory or a checkpoint."""
     path = Path(path)
     if path.is_file():
         return path
+    if path.name == "checkpoints" and path.is_dir():
+        path = path.parent
     for candidate in (path / "generator.keras", path / "checkpoints"):
         if candidate.is_file():
             return candidate
@@ -229,7 +240,7 @@ class Trainer:
         self.data_root = resolve_data_dir(config.data_dir)
         dataset = resolve_training_set(config.dataset, self.data_root)
         if config.stage == "gan" and config.content_loss != "mse":
-            find_vgg_weights(config.vgg_weights)
+            require_vgg_weights(config.vgg_weights)
         self._prepare_run_dir(resume)
         self._log(f"run directory: {self.run_dir}")
         self._load_data(dataset)
