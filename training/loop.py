@@ -189,6 +189,20 @@ def gan_step(networks, lr, hr, real):
     }
 
 
+def predict(generator, batch):
+    """``generator.predict_on_batch``, never with a batch of one.
+
+    With oneDNN on (training is ~4x faster with it), TensorFlow picks a pathological algorithm
+    for a single image through the 9x9 output convolution: 3.0 s for one 64x64 LR image
+    against 0.55 s for two (16 blocks, measured on 2 AVX2 cores). Duplicating the image costs
+    far less than that.
+    """
+    batch = np.asarray(batch)
+    if len(batch) == 1:
+        return np.asarray(generator.predict_on_batch(np.concatenate([batch, batch])))[:1]
+    return np.asarray(generator.predict_on_batch(batch))
+
+
 def super_resolve(generator, lr_images):
     """uint8 LR images (any sizes) -> uint8 SR images; equal sizes share one call."""
     results = [None] * len(lr_images)
@@ -197,7 +211,7 @@ def super_resolve(generator, lr_images):
         by_shape.setdefault(image.shape, []).append(index)
     for indices in by_shape.values():
         batch = lr_to_model(np.stack([lr_images[i] for i in indices]))
-        for i, sr in zip(indices, generator.predict_on_batch(batch), strict=True):
+        for i, sr in zip(indices, predict(generator, batch), strict=True):
             results[i] = sr_to_uint8(sr)
     return results
 
