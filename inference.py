@@ -18,6 +18,7 @@ in the body and 1.06 times in the tail, and the result is still exact.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import weakref
 from pathlib import Path
@@ -179,44 +180,74 @@ def _one_stage_axis(length, tile, pad):
     return [_slide(span, pad, 0, length, size) for span in _cores(0, length, core)]
 
 
-def _two_stage_axis(length, core, group, pad, tail_pad):
-    """Along one axis: [(features span, body window, tail tiles)] for body cores of ``group``
-    tail cores each.
+def _spread(length, count, pad):
+    """``count`` windows of one size over [0, length), each core with ``pad`` of context.
+
+    Windows are spread evenly from border to border and cores meet in the middle of each
+    overlap, so border cores are longer than inner ones: the least context computed for one
+    window shape (even cores with sliding windows would compute ``2 * pad`` more per axis).
+    """
+    if count <= 1:
+        return [(0, length, 0, length)]
+    size = _spread_size(length, count, pad)
+    starts = [round(i * (length - size) / (count - 1)) for i in range(count)]
+    bounds = [0] + [(a + size + b) // 2 for a, b in itertools.pairwise(starts)] + [length]
+    return [(bounds[i], bounds[i + 1], start, start + size) for i, start in enumerate(starts)]
+
+
+def _spread_size(length, count, pad):
+    if count <= 1:
+        return length
+    # The +1 keeps every overlap at least 2 * pad + 1 after the starts are rounded.
+    return min(length, math.ceil((length + 2 * pad * (count - 1)) / count) + 1)
+
+
+def _two_stage_axis(length, count, tile, pad, tail_pad):
+    """Along one axis: [(features span, body window, tail tiles)] for ``count`` body windows.
 
     The features kept from a body window are those it computes exactly: all but ``pad -
-    tail_pad`` pixels at each side that is not the image border. Tail windows slide within
-    them.
+    tail_pad`` pixels at each side that is not the image border. Every body core is cut into
+    tail cores of one size, so that tail windows, which slide within the features, have one
+    shape over the whole image.
     """
     body_pad = pad - tail_pad
-    body_size = min(length, group * core + 2 * pad)
-    tail_size = min(length, core + 2 * tail_pad)
+    bodies = _spread(length, count, pad)
+    zones = [
+        (start + body_pad if start > 0 else 0, end - body_pad if end < length else length)
+        for _, _, start, end in bodies
+    ]
+    # Tail windows of one shape must fit the smallest zone. Only body cores of a few pixels
+    # (tiny images, huge pads) leave no room for that; their windows are cut to their zone.
+    widest = min(tile, min(high - low for low, high in zones) - 2 * tail_pad)
+    tail_core = _even(max(last - first for first, last, _, _ in bodies), max(1, widest))
     plan = []
-    for span in _cores(0, length, group * core):
-        body = _slide(span, pad, 0, length, body_size)
-        low = body[2] + body_pad if body[2] > 0 else 0
-        high = body[3] - body_pad if body[3] < length else length
-        tails = [_slide(c, tail_pad, low, high, tail_size) for c in _cores(*span, core)]
+    for body, (low, high) in zip(bodies, zones, strict=True):
+        size = min(tail_core + 2 * tail_pad, high - low)
+        tails = [_slide(c, tail_pad, low, high, size) for c in _cores(*body[:2], tail_core)]
         plan.append(((low, high), body, tails))
     return plan
 
 
-def _body_groups(height, width, core_height, core_width, pad):
-    """Tail cores per body core along each axis: the fewest pixels computed by the body, with
-    each body window within BODY_BATCH_PIXELS (full-width strips when the image is narrow)."""
-    rows, columns = math.ceil(height / core_height), math.ceil(width / core_width)
-    best = (math.inf, 1, 1)
-    for group_height in range(1, rows + 1):
-        window_height = min(height, group_height * core_height + 2 * pad)
+def _body_counts(height, width, pad):
+    """Body windows along each axis: the fewest pixels computed, each window within
+    BODY_BATCH_PIXELS (full-width strips when the image is narrow enough)."""
+    # When no window fits (a huge pad), cores as wide as the pad: windows of about 3 pads.
+    best = (math.inf, math.ceil(height / max(pad, 1)), math.ceil(width / max(pad, 1)))
+    for rows in range(1, height + 1):
+        window_height = _spread_size(height, rows, pad)
         room = BODY_BATCH_PIXELS // window_height
-        fits = columns if room >= width else (room - 2 * pad) // core_width
-        group_width = min(columns, fits)
-        if group_width < 1:
+        if room >= width:
+            columns = 1
+        elif room - 2 * pad >= 1:
+            columns = math.ceil(width / (room - 2 * pad))
+        else:
             continue
-        window_width = min(width, group_width * core_width + 2 * pad)
-        cost = math.ceil(rows / group_height) * window_height
-        cost *= math.ceil(columns / group_width) * window_width
+        window_width = _spread_size(width, columns, pad)
+        cost = rows * window_height * columns * window_width
         if cost < best[0]:
-            best = (cost, group_height, group_width)
+            best = (cost, rows, columns)
+        if columns == 1:
+            break  # more rows would only add context
     return best[1], best[2]
 
 
@@ -322,11 +353,12 @@ def _super_resolve(lr, generator, *, tile, pad, scale, progress, sink):
     split = None
     if tile > 0 and (height > tile or width > tile):
         split = _split(generator, scale)
+    # Stages are (features region, body window, tiles); no body window: whole-generator tiles.
     if tile <= 0 or (height <= tile and width <= tile):
-        stages = [(generator, None, [((0, height, 0, height), (0, width, 0, width))])]
+        stages = [(None, None, [((0, height, 0, height), (0, width, 0, width))])]
     elif split is None:
         rows, columns = _one_stage_axis(height, tile, pad), _one_stage_axis(width, tile, pad)
-        stages = [(generator, None, [(r, c) for r in rows for c in columns])]
+        stages = [(None, None, [(r, c) for r in rows for c in columns])]
     else:
         stages = _two_stage_plan(height, width, tile, pad, min(pad, split.radius))
     count = sum(len(tiles) + (body is not None) for _, body, tiles in stages)
@@ -360,10 +392,9 @@ def _two_stage_plan(height, width, tile, pad, tail_pad):
     body the rest, so every output pixel sees at least the context one-stage tiling would
     give it. Each body window's features are read by its tail tiles and then freed.
     """
-    core_height, core_width = _even(height, tile), _even(width, tile)
-    groups = _body_groups(height, width, core_height, core_width, pad)
-    rows = _two_stage_axis(height, core_height, groups[0], pad, tail_pad)
-    columns = _two_stage_axis(width, core_width, groups[1], pad, tail_pad)
+    rows, columns = _body_counts(height, width, pad)
+    rows = _two_stage_axis(height, rows, tile, pad, tail_pad)
+    columns = _two_stage_axis(width, columns, tile, pad, tail_pad)
     return [
         ((row_span, column_span), (row_body, column_body), [(r, c) for r in rows_ for c in cols_])
         for row_span, row_body, rows_ in rows

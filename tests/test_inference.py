@@ -77,25 +77,19 @@ def test_body_windows_and_one_stage_tiling_equal_the_untiled_result(tiny, monkey
     assert max_diff(inference.upscale(image, tiny, tile=12, tile_pad=TINY_FIELD), untiled) <= 1
 
 
-@pytest.mark.parametrize(
-    ("height", "width", "tile", "pad", "tail_pad", "budget"),
-    [(37, 53, 8, 10, 3, 900), (1000, 1000, 256, 40, 3, 655360), (300, 41, 24, 40, 3, 4000)],
-)
-def test_two_stage_plan_gives_every_tile_its_context(
-    monkeypatch, height, width, tile, pad, tail_pad, budget
-):
-    monkeypatch.setattr(inference, "BODY_BATCH_PIXELS", budget)
+def check_plan(height, width, tile, pad, tail_pad, one_shape=True):
     plan = inference._two_stage_plan(height, width, tile, pad, tail_pad)
     covered = np.zeros((height, width), dtype=int)
     body_shapes, tail_shapes = set(), set()
     for features, body, tiles in plan:
         body_shapes.add(tuple(b - a for _, _, a, b in body))
-        for axis, ((low, high), (_, _, start, end), length) in enumerate(
-            zip(features, body, (height, width), strict=True)
+        for (low, high), (first, last, start, end), length in zip(
+            features, body, (height, width), strict=True
         ):
-            # The features kept are those the body window computes exactly.
-            assert low >= (start + pad - tail_pad if start > 0 else 0), axis
-            assert high <= (end - pad + tail_pad if end < length else length), axis
+            # The body core has its context, and the features kept are computed exactly.
+            assert start <= max(first - pad, 0) and end >= min(last + pad, length)
+            assert low >= (start + pad - tail_pad if start > 0 else 0)
+            assert high <= (end - pad + tail_pad if end < length else length)
         for tile_spans in tiles:
             tail_shapes.add(tuple(b - a for _, _, a, b in tile_spans))
             for (first, last, start, end), (low, high), length in zip(
@@ -107,7 +101,35 @@ def test_two_stage_plan_gives_every_tile_its_context(
             covered[top:bottom, left:right] += 1
     assert (covered == 1).all()
     # One window shape per stage: each new shape would cost a trace.
-    assert len(body_shapes) == 1 and len(tail_shapes) == 1
+    assert len(body_shapes) == 1
+    assert len(tail_shapes) == 1 or not one_shape
+    return plan
+
+
+@pytest.mark.parametrize(
+    ("height", "width", "tile", "budget"),
+    [(37, 53, 8, 900), (300, 41, 24, 4000), (1000, 1000, 200, None), (2000, 3000, 200, None)],
+)
+def test_two_stage_plan_gives_every_tile_its_context(monkeypatch, height, width, tile, budget):
+    if budget:
+        monkeypatch.setattr(inference, "BODY_BATCH_PIXELS", budget)
+    check_plan(height, width, tile, 10 if budget else 40, 3)
+
+
+def test_two_stage_plan_on_random_shapes(monkeypatch):
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        pad = int(rng.integers(0, 20))
+        monkeypatch.setattr(inference, "BODY_BATCH_PIXELS", int(rng.integers(1, 60) ** 2))
+        height, width = (int(n) for n in rng.integers(1, 120, 2))
+        check_plan(height, width, int(rng.integers(1, 40)), pad, min(pad, 3), one_shape=False)
+
+
+def test_body_windows_cost_little_context_on_a_large_image():
+    plan = check_plan(1000, 1000, inference.AUTO_TILE, inference.DEFAULT_TILE_PAD, 3)
+    body = sum((r[3] - r[2]) * (c[3] - c[2]) for _, (r, c), _ in plan)
+    tail = sum((r[3] - r[2]) * (c[3] - c[2]) for _, _, tiles in plan for r, c in tiles)
+    assert body / 1e6 < 1.1 and tail / 1e6 < 1.1
 
 
 @pytest.mark.slow
