@@ -18,9 +18,9 @@ demo: setup
 	@stamp=$$(date +%Y%m%d-%H%M%S); \
 	for up in pixelshuffle upsampling; do \
 	  pre=runs/demo-$$stamp/srresnet_$$up; gan=runs/demo-$$stamp/srgan_$$up; \
-	  $(PY) train.py $(DEMO_FLAGS) --upsample $$up --stage pretrain --epochs 3 --steps-per-epoch 40 \
+	  $(PY) train.py $(DEMO_FLAGS) --upsample $$up --stage pretrain --epochs 3 --steps-per-epoch 30 \
 	    --checkpoint-every 1 --run-dir $$pre || exit 1; \
-	  $(PY) train.py $(DEMO_FLAGS) --upsample $$up --stage gan --epochs 2 --steps-per-epoch 10 \
+	  $(PY) train.py $(DEMO_FLAGS) --upsample $$up --stage gan --epochs 2 --steps-per-epoch 8 \
 	    --checkpoint-every 1 --init-generator $$pre --run-dir $$gan || exit 1; \
 	done; \
 	echo "Look at runs/demo-$$stamp/*/: samples/*.png (LR | SR | HR), loss.png, validation.csv"
