@@ -489,8 +489,21 @@ def resolve_training_set(name_or_path, data_dir=None, *, validation_count=None) 
 
     A catalog name wins over a folder of the same name in the working directory; write
     ``./DIV2K`` to mean the folder. ``validation_count`` keeps the first N validation images of
-    a named set, or holds out N images (spread evenly) of a plain folder.
+    a named set, or holds out N images (spread evenly) of a plain folder. Several names or
+    folders joined by commas (``T91,BSD200``) are used together, as SR training sets usually
+    are: their training and their validation images are concatenated.
     """
+    parts = [part.strip() for part in str(name_or_path).split(",") if part.strip()]
+    if len(parts) > 1:
+        sets = [
+            resolve_training_set(part, data_dir, validation_count=validation_count)
+            for part in parts
+        ]
+        return TrainingSet(
+            "+".join(s.name for s in sets),
+            [path for s in sets for path in s.train],
+            [path for s in sets for path in s.validation],
+        )
     validation_count = _check_validation_count(validation_count)
     name = str(name_or_path).strip()
     root = _root(data_dir)

@@ -274,3 +274,19 @@ def test_benchmark_folders_and_errors(tmp_path):
         resolve_benchmark(str(tmp_path / "none"))
     with pytest.raises(UserError, match="does not exist"):
         resolve_benchmark(str(tmp_path / "gone"))
+
+
+def test_several_folders_joined_by_commas_train_together(tmp_path):
+    from data.catalog import resolve_training_set
+
+    first, second = tmp_path / "a", tmp_path / "b"
+    for folder, count in ((first, 10), (second, 3)):
+        folder.mkdir()
+        for index in range(count):
+            (folder / f"{folder.name}{index}.png").write_bytes(b"x")
+    single_a = resolve_training_set(str(first))
+    single_b = resolve_training_set(str(second))
+    both = resolve_training_set(f"{first},{second}")
+    assert both.train == single_a.train + single_b.train
+    assert both.validation == single_a.validation + single_b.validation
+    assert both.name == f"{single_a.name}+{single_b.name}"

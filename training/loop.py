@@ -489,7 +489,7 @@ class Trainer:
 
 
 def default_run_name(config):
-    dataset = Path(config.dataset).name if ("/" in config.dataset) else config.dataset
+    dataset = "+".join(Path(part).name for part in config.dataset.split(",") if part)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     return f"{stamp}_{config.stage}_{config.upsample}_b{config.blocks}_{dataset}_{config.preset}"
 
