@@ -40,3 +40,20 @@ def test_sample_grid_puts_lr_sr_hr_side_by_side():
     grid = sample_grid([(lr, sr, hr), (lr, sr, hr)], gap=2)
     assert grid.shape == (16 * 2 + 2, 16 * 3 + 2 * 2, 3)
     assert grid[0, 18, 0] == 100 and grid[0, 36, 0] == 200
+
+
+def test_tensorboard_scalars_are_written_or_cleanly_skipped(tmp_path, monkeypatch):
+    import sys
+
+    from training.logs import TensorBoard
+
+    board = TensorBoard(tmp_path / "tb")
+    board.scalars(0, {"loss": 1.0})
+    board.close()
+    if board._tf is not None:
+        assert any((tmp_path / "tb").iterdir())
+    monkeypatch.setitem(sys.modules, "tensorboard", None)  # as on a machine without it
+    skipped = TensorBoard(tmp_path / "tb2")
+    skipped.scalars(0, {"loss": 1.0})
+    skipped.close()
+    assert skipped._tf is None

@@ -128,14 +128,20 @@ def save_sample_grid(path, rows):
 
 
 class TensorBoard:
-    """Scalars for TensorBoard, when TensorFlow is installed; otherwise nothing (said once)."""
+    """Scalars for TensorBoard when TensorFlow and TensorBoard are installed; otherwise nothing.
+
+    tf.summary needs the separate ``tensorboard`` package (``tensorflow-cpu`` does not pull it
+    in), and the JAX and PyTorch backends have no TensorFlow at all: training must not depend
+    on either, so a missing one is said once and the CSV and PNG logs carry on.
+    """
 
     def __init__(self, logdir):
         try:
+            import tensorboard  # noqa: F401
             import tensorflow as tf
-        except ImportError:
+        except ImportError as error:
             self._tf = None
-            print("TensorBoard logs skipped: TensorFlow is not installed")
+            print(f"TensorBoard logs skipped: {error.name} is not installed")
             return
         self._tf = tf
         self._writer = tf.summary.create_file_writer(str(logdir))
