@@ -127,6 +127,13 @@ def start_training(photo_folder, tmp_path, run_dir, epochs):
     )
 
 
+def resume_training(run_dir, *, epochs):
+    args = ["train.py", "--resume", str(run_dir), "--epochs", str(epochs), "--no-progress"]
+    return subprocess.run(
+        [sys.executable, *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=240
+    )
+
+
 def wait_for(condition, process, timeout=240):
     deadline = time.monotonic() + timeout
     while not condition():
@@ -153,21 +160,7 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_finishes(photo_folder, tmp_path):
     )
     assert interrupted_at >= 3
 
-    resumed = subprocess.run(
-        [
-            sys.executable,
-            "train.py",
-            "--resume",
-            str(run_dir),
-            "--epochs",
-            str(interrupted_at // 2 + 2),
-            "--no-progress",
-        ],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
+    resumed = resume_training(run_dir, epochs=interrupted_at // 2 + 2)
     assert resumed.returncode == 0, resumed.stderr
     final = checkpoints.latest_checkpoint(run_dir)
     assert checkpoints.read_checkpoint(final)[0]["step"] == 2 * (interrupted_at // 2 + 2)
@@ -191,21 +184,7 @@ def test_kill_9_loses_at_most_the_work_since_the_last_checkpoint(photo_folder, t
     assert state["step"] >= 4
     generator = keras.models.load_model(latest / "generator.keras")  # complete, not half-written
     assert generator.count_params() > 0
-    resumed = subprocess.run(
-        [
-            sys.executable,
-            "train.py",
-            "--resume",
-            str(run_dir),
-            "--epochs",
-            str(state["step"] // 2 + 1),
-            "--no-progress",
-        ],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
+    resumed = resume_training(run_dir, epochs=state["step"] // 2 + 1)
     assert resumed.returncode == 0, resumed.stderr
     assert "done:" in resumed.stdout
 
