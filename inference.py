@@ -252,17 +252,21 @@ def _body_counts(height, width, pad):
 
 
 class _Split:
-    """The generator in two parts that can be tiled separately.
+    """The generator in two parts that can be tiled separately, and the two joined again.
 
     ``body`` maps the LR image to the last LR-resolution tensor that every path goes
-    through (SRResNet's long skip); ``tail`` is the chain of local layers after it, and
-    ``radius`` the LR pixels of context the tail needs. Both share the generator's layers
-    and weights, so they stay right while the generator trains.
+    through (SRResNet's long skip); ``tail`` is the chain of local layers after it, with its
+    last upsampling step in the faster, exactly equivalent form of ``models.subpixel``, and
+    ``radius`` the LR pixels of context the tail needs; ``whole`` is body then tail, what an
+    untiled run uses. All share the generator's layers and weights, so they stay right while
+    the generator trains.
     """
 
-    def __init__(self, body, tail, radius):
+    def __init__(self, body, chain, radius, name):
+        tail_class = _tail_class()
         self.body = body
-        self.tail = tail
+        self.tail = tail_class(chain, name=f"{name}_tail")
+        self.whole = tail_class([body, *chain], name=f"{name}_fast")
         self.radius = radius
 
 
@@ -283,6 +287,7 @@ def _find_split(generator, scale):
     import keras
 
     from models.layers import PixelShuffle
+    from models.subpixel import rewrite_chain
 
     if len(generator.inputs) != 1 or len(generator.outputs) != 1:
         return None
@@ -324,8 +329,7 @@ def _find_split(generator, scale):
     if not chain or factor != scale or tensor is generator.inputs[0]:
         return None
     body = keras.Model(generator.inputs, tensor, name=f"{generator.name}_body")
-    tail = _tail_class()(chain[::-1], name=f"{generator.name}_tail")
-    return _Split(body, tail, radius)
+    return _Split(body, rewrite_chain(chain[::-1]), radius, generator.name)
 
 
 @functools.cache
@@ -350,11 +354,11 @@ def _tail_class():
 def _super_resolve(lr, generator, *, tile, pad, scale, progress, sink):
     """Run ``generator`` over ``lr``; ``sink(top, left, sr)`` gets each HR core when done."""
     height, width = lr.shape[:2]
-    split = None
-    if tile > 0 and (height > tile or width > tile):
-        split = _split(generator, scale)
+    split = _split(generator, scale)
     # Stages are (features region, body window, tiles); no body window: whole-generator tiles.
     if tile <= 0 or (height <= tile and width <= tile):
+        if split is not None:
+            generator = split.whole
         stages = [(None, None, [((0, height, 0, height), (0, width, 0, width))])]
     elif split is None:
         rows, columns = _one_stage_axis(height, tile, pad), _one_stage_axis(width, tile, pad)

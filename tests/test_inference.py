@@ -57,6 +57,17 @@ def test_tiles_equal_the_untiled_result(tiny, tile):
         assert max_diff(inference.upscale(image, tiny, tile=tile, tile_pad=pad), untiled) <= 1
 
 
+def test_untiled_result_is_the_generators_own(tiny):
+    """upscale runs the faster tail of models.subpixel: it must give the generator's output."""
+    from models.subpixel import PhaseConv
+
+    assert isinstance(inference._split(tiny, 4).whole.chain[-1], PhaseConv)
+    image = noise((37, 53, 3), seed=6)
+    direct = tiny.predict_on_batch(image[None].astype("float32") / 255.0)[0]
+    expected = np.clip(np.rint((np.asarray(direct) + 1.0) * 127.5), 0, 255)
+    assert max_diff(inference.upscale(image, tiny, tile=0), expected) <= 1
+
+
 def test_too_little_context_shows_seams(tiny):
     """The control for the test above: it would see a seam if there were one."""
     image = noise((37, 53, 3), seed=3)

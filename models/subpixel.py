@@ -1,0 +1,154 @@
+"""An exact, faster way to run SRResNet's last upsampling step at inference.
+
+The generator ends with ``PixelShuffle(2) -> activation -> Conv2D(9x9, 64 -> 3)``: the 9x9
+conv runs at 4x resolution on 64 maps that the shuffle has just copied out of 256 maps at 2x.
+The same function can run entirely at 2x: apply the activation to the 256 maps (with its
+per-channel parameters repeated, since each of the shuffle's 4 phases is a copy of the 64
+channels), convolve them with a 5x5 kernel that produces the 4 output phases of the 3 channels
+(12 maps), and shuffle those 12 maps instead. This is the polyphase form of a convolution
+after a depth-to-space (Shi et al. 2016 derive sub-pixel convolution the same way). It is the
+same sum of the same products, with zeros where a phase's 5x5 window reaches beyond the 9x9
+kernel, so the outputs agree to float rounding, and it never builds the 4x, 64-map tensor.
+
+The rewritten layers read the trained layers' own variables at every call, so they stay right
+while a generator trains; nothing here is saved or trained, and the saved generators keep
+their published architecture and parameter count.
+"""
+
+import functools
+import math
+
+import keras
+import numpy as np
+from keras import ops
+
+from models.layers import PixelShuffle
+
+# Elementwise layers without per-channel parameters: the same on any channel layout.
+_PLAIN_ELEMENTWISE = (keras.layers.LeakyReLU, keras.layers.ReLU, keras.layers.Activation)
+
+
+@functools.cache
+def phase_kernel_indices(kernel_size, channels, filters, scale):
+    """Where each weight of the polyphase kernel comes from in the flattened original.
+
+    The original kernel has shape ``(k, k, channels, filters)``; the polyphase one has shape
+    ``(p, p, channels * scale**2, filters * scale**2)``. Index ``k * k * channels * filters``
+    (one past the end) stands for a zero.
+
+    Derivation, along one axis (the other is the same): the shuffle puts channel
+    ``i * scale * channels + ...`` of low-resolution pixel ``y`` at high-resolution row
+    ``scale * y + i``. Output row ``scale * y + a`` of a 'same' conv reads rows
+    ``scale * y + a + d`` for ``d`` in ``[-r, r]``, which is phase ``i`` of low-resolution
+    row ``y + q`` when ``a + d = scale * q + i``.
+    """
+    radius = kernel_size // 2
+    reach = math.ceil(radius / scale)  # the most low-resolution pixels any phase reaches
+    size = 2 * reach + 1
+    zero = kernel_size * kernel_size * channels * filters
+    indices = np.full(
+        (size, size, scale * scale * channels, scale * scale * filters), zero, dtype=np.int64
+    )
+    flat = np.arange(zero).reshape(kernel_size, kernel_size, channels, filters)
+    phases = range(scale)
+    for qy in range(-reach, reach + 1):
+        for qx in range(-reach, reach + 1):
+            for i in phases:
+                for j in phases:
+                    for a in phases:
+                        for b in phases:
+                            dy, dx = scale * qy + i - a, scale * qx + j - b
+                            if abs(dy) > radius or abs(dx) > radius:
+                                continue
+                            source = (i * scale + j) * channels
+                            target = (a * scale + b) * filters
+                            indices[
+                                qy + reach,
+                                qx + reach,
+                                source : source + channels,
+                                target : target + filters,
+                            ] = flat[dy + radius, dx + radius]
+    return indices
+
+
+def phase_kernel(kernel, scale):
+    """The polyphase form of ``kernel`` (k, k, C, F) for inputs shuffled by ``scale``."""
+    kernel_size, _, channels, filters = tuple(kernel.shape)
+    indices = phase_kernel_indices(kernel_size, channels, filters, scale)
+    padded = ops.concatenate([ops.reshape(kernel, (-1,)), ops.zeros((1,), kernel.dtype)])
+    return ops.take(padded, indices)
+
+
+class PhasePReLU(keras.layers.Layer):
+    """A channel-shared PReLU applied before a shuffle instead of after it."""
+
+    def __init__(self, prelu, copies, **kwargs):
+        super().__init__(**kwargs)
+        self.prelu = prelu
+        self.copies = copies
+
+    def call(self, inputs):
+        alpha = self.prelu.alpha
+        alpha = ops.tile(alpha, (1,) * (len(alpha.shape) - 1) + (self.copies,))
+        # Keras's own PReLU formula, so the result is the same to the last bit.
+        return ops.relu(inputs) - alpha * ops.relu(-inputs)
+
+
+class PhaseConv(keras.layers.Layer):
+    """``conv(shuffle(x))`` computed as ``shuffle(phase_conv(x))``, with ``conv``'s weights."""
+
+    def __init__(self, conv, scale, **kwargs):
+        super().__init__(**kwargs)
+        self.conv = conv
+        self.scale = scale
+
+    def call(self, inputs):
+        copies = self.scale * self.scale
+        outputs = ops.conv(inputs, phase_kernel(self.conv.kernel, self.scale), padding="same")
+        if self.conv.use_bias:
+            outputs = outputs + ops.tile(self.conv.bias, (copies,))
+        outputs = ops.depth_to_space(outputs, self.scale)
+        return self.conv.activation(outputs)
+
+
+def rewrite_chain(chain):
+    """``chain`` (layers applied in turn) with a trailing shuffle-elementwise-conv rewritten.
+
+    Returns a new list of callables computing the same function, or ``chain`` itself when its
+    end does not have that form (a nearest-neighbour upsampler, batch norm after the shuffle,
+    a strided or dilated conv).
+    """
+    chain = list(chain)
+    if not chain or not _plain_conv(chain[-1]):
+        return chain
+    position = len(chain) - 2
+    while position >= 0 and _elementwise(chain[position]):
+        position -= 1
+    if position < 0 or not isinstance(chain[position], PixelShuffle):
+        return chain
+    scale = chain[position].scale
+    copies = scale * scale
+    moved = []
+    for layer in chain[position + 1 : -1]:
+        moved.append(layer if isinstance(layer, _PLAIN_ELEMENTWISE) else PhasePReLU(layer, copies))
+    return chain[:position] + moved + [PhaseConv(chain[-1], scale)]
+
+
+def _plain_conv(layer):
+    return (
+        type(layer) is keras.layers.Conv2D
+        and layer.padding == "same"
+        and tuple(layer.strides) == (1, 1)
+        and tuple(layer.dilation_rate) == (1, 1)
+        and layer.kernel_size[0] == layer.kernel_size[1]
+        and layer.kernel_size[0] % 2 == 1
+        and layer.groups == 1
+        and layer.data_format == "channels_last"
+    )
+
+
+def _elementwise(layer):
+    if isinstance(layer, _PLAIN_ELEMENTWISE):
+        return True
+    # A PReLU commutes with the shuffle only if its slopes are per channel, not per pixel.
+    return isinstance(layer, keras.layers.PReLU) and tuple(layer.shared_axes or ()) == (1, 2)

@@ -1,0 +1,122 @@
+import collections
+
+import keras
+import numpy as np
+import pytest
+
+from models.generator import build_generator
+from models.layers import PixelShuffle
+from models.subpixel import PhaseConv, PhasePReLU, phase_kernel_indices, rewrite_chain
+
+
+def run(chain, inputs):
+    for layer in chain:
+        inputs = layer(inputs)
+    return keras.ops.convert_to_numpy(inputs)
+
+
+def random_weights(layers, seed):
+    """Random values everywhere, PReLU slopes included (they start at zero)."""
+    rng = np.random.default_rng(seed)
+    for layer in layers:
+        for weight in layer.weights:
+            weight.assign(rng.normal(0.0, 0.2, weight.shape).astype("float32"))
+
+
+def built_chain(layers, channels):
+    x = keras.Input((None, None, channels))
+    for layer in layers:
+        x = layer(x)
+
+
+@pytest.mark.parametrize(
+    ("scale", "kernel_size", "activation"),
+    [(2, 9, "prelu"), (2, 3, "leaky"), (2, 1, None), (3, 5, "prelu"), (2, 5, "relu")],
+)
+def test_rewritten_chain_computes_the_same_function(scale, kernel_size, activation):
+    channels = 5
+    middle = {
+        "prelu": [keras.layers.PReLU(shared_axes=[1, 2])],
+        "leaky": [keras.layers.LeakyReLU(negative_slope=0.2)],
+        "relu": [keras.layers.ReLU(), keras.layers.Activation("tanh")],
+        None: [],
+    }[activation]
+    layers = [
+        PixelShuffle(scale),
+        *middle,
+        keras.layers.Conv2D(3, kernel_size, padding="same", activation="tanh"),
+    ]
+    built_chain(layers, channels * scale * scale)
+    random_weights(layers, seed=kernel_size)
+    rewritten = rewrite_chain(layers)
+    assert isinstance(rewritten[-1], PhaseConv)
+    assert not any(isinstance(layer, PixelShuffle) for layer in rewritten)
+    # Odd sizes and a batch: the borders are where a wrong padding would show.
+    inputs = np.random.default_rng(0).normal(size=(2, 7, 11, channels * scale * scale))
+    inputs = inputs.astype("float32")
+    expected = run(layers, inputs)
+    assert run(rewritten, inputs).shape == expected.shape
+    np.testing.assert_allclose(run(rewritten, inputs), expected, atol=2e-5)
+
+
+def test_rewritten_layers_follow_the_weights_as_they_change():
+    layers = [
+        PixelShuffle(2),
+        keras.layers.PReLU(shared_axes=[1, 2]),
+        keras.layers.Conv2D(3, 3, padding="same"),
+    ]
+    built_chain(layers, 16)
+    rewritten = rewrite_chain(layers)
+    inputs = np.random.default_rng(1).normal(size=(1, 6, 6, 16)).astype("float32")
+    before = run(rewritten, inputs)
+    random_weights(layers, seed=7)
+    after = run(rewritten, inputs)
+    assert np.abs(after - before).max() > 0.1
+    np.testing.assert_allclose(after, run(layers, inputs), atol=2e-5)
+
+
+def test_every_weight_lands_once_in_each_output_phase():
+    kernel_size, channels, filters, scale = 9, 4, 3, 2
+    indices = phase_kernel_indices(kernel_size, channels, filters, scale)
+    assert indices.shape == (5, 5, channels * 4, filters * 4)
+    total = kernel_size * kernel_size * channels * filters
+    counts = collections.Counter(indices.ravel().tolist())
+    # 4 output phases, each reading each weight once; the rest are zeros.
+    assert all(counts[index] == scale * scale for index in range(total))
+    assert counts[total] == indices.size - scale * scale * total
+
+
+@pytest.mark.parametrize(
+    "middle",
+    [
+        [keras.layers.BatchNormalization()],  # moving statistics per channel: not handled
+        [keras.layers.PReLU()],  # a slope per pixel does not commute with the shuffle
+    ],
+)
+def test_chains_it_cannot_rewrite_are_left_alone(middle):
+    layers = [PixelShuffle(2), *middle, keras.layers.Conv2D(3, 3, padding="same")]
+    assert rewrite_chain(layers) == layers
+
+
+def test_upsampling_generator_is_left_alone():
+    generator = build_generator(blocks=1, upsample="upsampling")
+    chain = generator.layers[-4:]
+    assert rewrite_chain(chain) == chain
+
+
+def test_strided_or_even_kernels_are_left_alone():
+    for conv in (
+        keras.layers.Conv2D(3, 3, strides=2, padding="same"),
+        keras.layers.Conv2D(3, 4, padding="same"),
+        keras.layers.Conv2D(3, 3, padding="valid"),
+    ):
+        layers = [PixelShuffle(2), conv]
+        assert rewrite_chain(layers) == layers
+
+
+def test_generator_tail_is_rewritten_with_phase_layers():
+    generator = build_generator(blocks=1)
+    tail = [layer for layer in generator.layers if layer.name.startswith(("up", "sr"))]
+    rewritten = rewrite_chain(tail)
+    assert [type(layer) for layer in rewritten[-2:]] == [PhasePReLU, PhaseConv]
+    assert rewritten[:-2] == tail[:-3]  # up2_shuffle, up2_act and sr are replaced
