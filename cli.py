@@ -12,7 +12,8 @@ import sys
 # TensorFlow's C++ start-up chatter is not for users.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # TensorFlow enables oneDNN by default only on CPUs with AVX-512 VNNI or newer; without it a
-# training step on an AVX2 CPU is about 4x slower (measured: benchmarks/train_benchmark.py).
+# training step on an AVX2 CPU is about 4x slower (benchmarks/train_benchmark.py) and
+# upscaling 1.5-3x slower (benchmarks/upscale_benchmark.py).
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 from errors import UserError

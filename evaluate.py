@@ -7,15 +7,8 @@ TensorFlow and takes a few seconds for Set5 and Set14.
 """
 
 import argparse
-import os
 import sys
 from pathlib import Path
-
-# Before cli, which turns oneDNN on for training. Evaluation feeds the generator one whole
-# image at a time, and oneDNN runs a batch of one through the 9x9 output convolution 10-40x
-# slower than a batch of two (measured on a 2-core AVX2 CPU: a 128x128 LR image through the
-# generator takes 10-27 s with oneDNN, 0.8 s without). Set TF_ENABLE_ONEDNN_OPTS=1 to override.
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 import cli
 import evaluation

@@ -12,12 +12,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-# Before TensorFlow loads (cli.py would turn oneDNN on, which training needs): inference feeds
-# one image or window at a time, and oneDNN's 9x9 output convolution is pathological at batch
-# 1: a 16-block generator on one 256x256 image took 37.7 s with oneDNN, 4.1 s without (2 AVX2
-# cores). Set TF_ENABLE_ONEDNN_OPTS=1 to override.
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-
 import cli
 import inference
 from errors import UserError

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # as upscale.py: see there why
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")  # as upscale.py, through cli.py
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
