@@ -6,13 +6,16 @@ module converts every mode to what the network knows and back, and cuts large im
 overlapping tiles whose seams cannot be told from an untiled run.
 
 Tiling runs in two stages when the generator allows it (SRResNet does). Nearly all the
-memory, and two thirds of the time, go to the upsampling tail, whose 256-map tensors at LR
-and 2x and 64-map tensors at 4x cost about 11 KB per LR pixel against about 1.2 KB in the
-residual body, while the body holds nearly all of the receptive field (37 of 40 pixels). So
-the body runs on large windows, where 37 pixels of context are cheap, and the tail on small
-tiles that need only 3. For a 1000x1000 image, one-stage tiling with 40 pixels of context
-around 200-pixel tiles would compute 1.96 times the image; two stages compute 1.16 times it
-in the body and 1.06 times in the tail, and the result is still exact.
+memory goes to the upsampling tail, whose 256-map tensors at LR and 2x cost about 17 KB per
+LR pixel against about 1.7 KB in the residual body (measured with oneDNN), while the body
+holds nearly all of the receptive field (37 of 40 pixels). So the body runs on large
+windows, where 37 pixels of context are cheap, and the tail on small tiles that need only 3.
+For a 1000x1000 image, one-stage tiling with 40 pixels of context around 200-pixel tiles
+would compute 1.96 times the image; two stages compute 1.08 times it in the body and 1.07
+times in the tail, and the result is still exact.
+
+Both stages, and untiled runs, use the generator's last upsampling step in the exactly
+equivalent polyphase form of ``models.subpixel``, 1.6-1.7x faster than the layers as saved.
 """
 
 from __future__ import annotations
@@ -51,17 +54,19 @@ DEFAULT_WEIGHTS_NAME = "srgan"
 DEFAULT_TILE_PAD = 40
 
 # ``tile=None``: images up to AUTO_WHOLE_PIXELS LR pixels go through whole (the fastest way,
-# at about 1.8 GB peak for 256x256), larger ones in tail tiles of at most AUTO_TILE pixels.
-# Measured on 1000x1000 (benchmarks/upscale_benchmark.py): tiles of 200 peak at 1.4 GB, of
-# 256 at 1.8 GB, in the same time within noise (3 pixels of tail context cost 6% and 5%).
+# at about 1.96 GB peak for 256x256), larger ones in tail tiles of at most AUTO_TILE pixels.
+# Measured on 1000x1000 with oneDNN (benchmarks/upscale_benchmark.py): tiles of 200 peak at
+# 1.9 GB, of 250 at 2.2 GB, of 167 at 2.0 GB (allocator fragmentation), all in the same time
+# within noise (3 pixels of tail context cost 5-7%).
 AUTO_WHOLE_PIXELS = 256 * 256
 AUTO_TILE = 200
 # LR pixels (context included) per predict call of the upsampling tail, or of the whole
 # generator when it cannot be split: at most what an untiled AUTO_WHOLE_PIXELS image costs.
 BATCH_PIXELS = 256 * 256
-# The same for the body, which needs about a tenth of the memory per pixel (measured: 1.2 KB
-# against 11-16 KB for the whole generator): as much memory as the tail's budget, and large
-# windows keep its 37 pixels of context a small part of what it computes.
+# The same for the body, which needs about a tenth of the memory per pixel (measured with
+# oneDNN: 1.7 KB against 17 KB for the tail): as much memory as the tail's budget, and large
+# windows keep its 37 pixels of context a small part of what it computes. Smaller windows
+# (400,000 or 300,000 pixels) were no faster on 1000x1000 and computed 16-26% more.
 BODY_BATCH_PIXELS = 10 * BATCH_PIXELS
 
 # BT.601 luma: what PIL's convert("L") and the Y channel the SR papers score on both use.

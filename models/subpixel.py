@@ -90,8 +90,10 @@ class PhasePReLU(keras.layers.Layer):
     def call(self, inputs):
         alpha = self.prelu.alpha
         alpha = ops.tile(alpha, (1,) * (len(alpha.shape) - 1) + (self.copies,))
-        # Keras's own PReLU formula, so the result is the same to the last bit.
-        return ops.relu(inputs) - alpha * ops.relu(-inputs)
+        # Keras computes relu(x) - alpha * relu(-x): the same values (x where x > 0, else
+        # alpha * x, negation being exact), with four full-size temporaries instead of one.
+        # On these 256-map tensors at 2x that is 0.26 GB less at the peak for 256x256 inputs.
+        return ops.where(inputs > 0, inputs, alpha * inputs)
 
 
 class PhaseConv(keras.layers.Layer):
