@@ -54,7 +54,7 @@ DEFAULT_WEIGHTS_NAME = "srgan"
 DEFAULT_TILE_PAD = 40
 
 # ``tile=None``: images up to AUTO_WHOLE_PIXELS LR pixels go through whole (the fastest way,
-# at about 1.96 GB peak for 256x256), larger ones in tail tiles of at most AUTO_TILE pixels.
+# at about 1.7 GB peak for 256x256), larger ones in tail tiles of at most AUTO_TILE pixels.
 # Measured on 1000x1000 with oneDNN (benchmarks/upscale_benchmark.py): tiles of 200 peak at
 # 1.9 GB, of 250 at 2.2 GB, of 167 at 2.0 GB (allocator fragmentation), all in the same time
 # within noise (3 pixels of tail context cost 5-7%).
