@@ -291,6 +291,7 @@ def _split(generator, scale):
 def _find_split(generator, scale):
     import keras
 
+    from models.fused import fuse
     from models.layers import PixelShuffle
     from models.subpixel import rewrite_chain
 
@@ -333,7 +334,7 @@ def _find_split(generator, scale):
         tensor = layer.input
     if not chain or factor != scale or tensor is generator.inputs[0]:
         return None
-    body = keras.Model(generator.inputs, tensor, name=f"{generator.name}_body")
+    body = fuse(keras.Model(generator.inputs, tensor, name=f"{generator.name}_body"))
     return _Split(body, rewrite_chain(chain[::-1]), radius, generator.name)
 
 
