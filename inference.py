@@ -15,7 +15,8 @@ would compute 1.96 times the image; two stages compute 1.08 times it in the body
 times in the tail, and the result is still exact.
 
 Both stages, and untiled runs, use the generator's last upsampling step in the exactly
-equivalent polyphase form of ``models.subpixel``, 1.6-1.7x faster than the layers as saved.
+equivalent polyphase form of ``models.subpixel``, 1.6-1.7x faster than the layers as saved,
+and a body whose batch norms are folded into the convs before them (``models.fused``).
 """
 
 from __future__ import annotations
@@ -260,11 +261,11 @@ class _Split:
     """The generator in two parts that can be tiled separately, and the two joined again.
 
     ``body`` maps the LR image to the last LR-resolution tensor that every path goes
-    through (SRResNet's long skip); ``tail`` is the chain of local layers after it, with its
-    last upsampling step in the faster, exactly equivalent form of ``models.subpixel``, and
-    ``radius`` the LR pixels of context the tail needs; ``whole`` is body then tail, what an
-    untiled run uses. All share the generator's layers and weights, so they stay right while
-    the generator trains.
+    through (SRResNet's long skip), with its batch norms folded (``models.fused``); ``tail``
+    is the chain of local layers after it, with its last upsampling step in the faster,
+    exactly equivalent form of ``models.subpixel``, and ``radius`` the LR pixels of context
+    the tail needs; ``whole`` is body then tail, what an untiled run uses. All share the
+    generator's layers and weights, so they stay right while the generator trains.
     """
 
     def __init__(self, body, chain, radius, name):

@@ -3,10 +3,11 @@
 At inference a batch norm is a fixed per-channel affine map, so ``BN(conv(x))`` is a conv
 whose kernel is scaled by ``gamma / sqrt(variance + epsilon)`` per output channel, with a
 shifted bias. Run as Keras's layers, each of SRResNet's 33 batch norms costs two extra passes
-over a 64-map tensor (TensorFlow's ``x * inv + shift``); folded, they cost nothing. The body's
-PReLUs also become the one-select form of ``models.subpixel.PhasePReLU``. Measured on the
-16-block body with oneDNN, interleaved in one process: 3-4% faster on a 256x256 input, 7-20%
-on a 541x1000 window, whose tensors do not fit in the CPU's caches.
+over a 64-map tensor (TensorFlow's ``x * inv + shift``); folded, they cost nothing. Measured
+on the 16-block body with oneDNN, interleaved in one process: 3% faster on a 256x256 input,
+7-11% on a 541x1000 window, whose tensors do not fit in the CPU's caches. (Running the
+body's PReLUs as selects, as ``models.subpixel`` does in the tail, was no faster within noise
+and raised the peak by 36 MB on that window, so they stay as they are.)
 
 Like ``models.subpixel``, the fused layers read the trained layers' variables at every call:
 nothing is copied, saved or trained, and a generator that keeps training stays right. The
@@ -15,8 +16,6 @@ outputs agree with the layers as saved up to float rounding.
 
 import keras
 from keras import ops
-
-from models.subpixel import PhasePReLU
 
 
 class ConvBatchNorm(keras.layers.Layer):
@@ -64,7 +63,7 @@ class _PassThrough(keras.layers.Layer):
 
 
 def fuse(model):
-    """``model`` (functional) with every conv -> batch norm pair folded, PReLUs as selects.
+    """``model`` (functional) with every conv -> batch norm pair folded into one conv.
 
     A pair folds when the conv is a plain stride-1 'same' one without activation and feeds
     only the batch norm, which normalises channels. The clone's other layers call the
@@ -85,8 +84,7 @@ def fuse(model):
         if _foldable_conv(conv) and consumers[id(source)] == {layer}:
             pairs[conv] = layer
     folded = set(pairs.values())
-    prelus = [layer for layer in model.layers if _shared_prelu(layer)]
-    if not pairs and not prelus:
+    if not pairs:
         return model
 
     def replace(layer):
@@ -94,8 +92,6 @@ def fuse(model):
             return ConvBatchNorm(layer, pairs[layer], name=f"{layer.name}_bn_folded")
         if layer in folded:
             return _PassThrough(name=f"{layer.name}_folded")
-        if _shared_prelu(layer):
-            return PhasePReLU(layer, 1, name=f"{layer.name}_select")
         return _Shared(layer, name=f"{layer.name}_shared")
 
     return keras.models.clone_model(model, clone_function=replace)
@@ -116,7 +112,3 @@ def _foldable_conv(layer):
         and layer.activation is keras.activations.linear
         and len(layer._inbound_nodes) == 1
     )
-
-
-def _shared_prelu(layer):
-    return isinstance(layer, keras.layers.PReLU) and tuple(layer.shared_axes or ()) == (1, 2)

@@ -4,7 +4,6 @@ import pytest
 
 from models.fused import ConvBatchNorm, fuse
 from models.generator import build_generator
-from models.subpixel import PhasePReLU
 
 
 def trained_looking(model, seed):
@@ -43,7 +42,6 @@ def test_fused_generator_computes_the_same_function(generator):
     # 2 blocks x 2 + the body's last conv: every batch norm of SRResNet folds.
     assert kinds.count(ConvBatchNorm) == 5
     assert keras.layers.BatchNormalization not in kinds
-    assert kinds.count(PhasePReLU) == 1 + 2 + 2  # head, blocks, upsampling steps
     inputs = image((2, 13, 9, 3))
     expected = np.asarray(generator.predict_on_batch(inputs))
     np.testing.assert_allclose(fused.predict_on_batch(inputs), expected, atol=2e-5)
