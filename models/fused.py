@@ -17,6 +17,8 @@ outputs agree with the layers as saved up to float rounding.
 import keras
 from keras import ops
 
+from models.subpixel import same_size_conv
+
 
 class ConvBatchNorm(keras.layers.Layer):
     """``batch_norm(conv(x))`` at inference, as one conv with the folded kernel and bias."""
@@ -83,9 +85,9 @@ def fuse(model):
         conv = source._keras_history.operation
         if _foldable_conv(conv) and consumers[id(source)] == {layer}:
             pairs[conv] = layer
-    folded = set(pairs.values())
     if not pairs:
         return model
+    folded = set(pairs.values())
 
     def replace(layer):
         if layer in pairs:
@@ -103,12 +105,7 @@ def _channel_norm(layer):
 
 def _foldable_conv(layer):
     return (
-        type(layer) is keras.layers.Conv2D
-        and layer.padding == "same"
-        and tuple(layer.strides) == (1, 1)
-        and tuple(layer.dilation_rate) == (1, 1)
-        and layer.groups == 1
-        and layer.data_format == "channels_last"
+        same_size_conv(layer)
         and layer.activation is keras.activations.linear
         and len(layer._inbound_nodes) == 1
     )

@@ -136,16 +136,27 @@ def rewrite_chain(chain):
     return chain[:position] + moved + [PhaseConv(chain[-1], scale)]
 
 
-def _plain_conv(layer):
+def same_size_conv(layer):
+    """A plain Keras Conv2D that keeps the image size: stride 1, 'same', no dilation or groups.
+
+    The convs whose weights the inference rewrites here and in ``models.fused`` may reuse in
+    a single ``ops.conv(..., padding="same")``.
+    """
     return (
         type(layer) is keras.layers.Conv2D
         and layer.padding == "same"
         and tuple(layer.strides) == (1, 1)
         and tuple(layer.dilation_rate) == (1, 1)
-        and layer.kernel_size[0] == layer.kernel_size[1]
-        and layer.kernel_size[0] % 2 == 1
         and layer.groups == 1
         and layer.data_format == "channels_last"
+    )
+
+
+def _plain_conv(layer):
+    return (
+        same_size_conv(layer)
+        and layer.kernel_size[0] == layer.kernel_size[1]
+        and layer.kernel_size[0] % 2 == 1
     )
 
 
