@@ -10,6 +10,12 @@ after a depth-to-space (Shi et al. 2016 derive sub-pixel convolution the same wa
 same sum of the same products, with zeros where a phase's 5x5 window reaches beyond the 9x9
 kernel, so the outputs agree to float rounding, and it never builds the 4x, 64-map tensor.
 
+The conv before that shuffle (64 -> 256 maps at 2x) then makes the largest tensors left: its
+output and the activation's, side by side. ``PhaseGroups`` runs the conv, the activation and
+the polyphase conv one shuffle phase (64 of the 256 maps) at a time and sums the four partial
+results. Measured on the 16-block generator with 2 CPU cores: the untiled 256x256 run peaks at
+1.29 GB instead of 1.71, and the tail is a few per cent faster within noise.
+
 The rewritten layers read the trained layers' own variables at every call, so they stay right
 while a generator trains; nothing here is saved or trained, and the saved generators keep
 their published architecture and parameter count.
@@ -88,12 +94,20 @@ class PhasePReLU(keras.layers.Layer):
         self.copies = copies
 
     def call(self, inputs):
-        alpha = self.prelu.alpha
-        alpha = ops.tile(alpha, (1,) * (len(alpha.shape) - 1) + (self.copies,))
-        # Keras computes relu(x) - alpha * relu(-x): the same values (x where x > 0, else
-        # alpha * x, negation being exact), with four full-size temporaries instead of one.
-        # On these 256-map tensors at 2x that is 0.26 GB less at the peak for 256x256 inputs.
-        return ops.where(inputs > 0, inputs, alpha * inputs)
+        return prelu_select(self.prelu, inputs, self.copies)
+
+
+def prelu_select(prelu, inputs, copies=1):
+    """``prelu(inputs)`` with its slopes repeated ``copies`` times along the channels.
+
+    Keras computes relu(x) - alpha * relu(-x): the same values (x where x > 0, else alpha * x,
+    negation being exact), with four full-size temporaries instead of one. On the tail's
+    256-map tensors at 2x that is 0.26 GB less at the peak for 256x256 inputs.
+    """
+    alpha = prelu.alpha
+    if copies > 1:
+        alpha = ops.tile(alpha, (1,) * (len(alpha.shape) - 1) + (copies,))
+    return ops.where(inputs > 0, inputs, alpha * inputs)
 
 
 class PhaseConv(keras.layers.Layer):
@@ -113,12 +127,52 @@ class PhaseConv(keras.layers.Layer):
         return self.conv.activation(outputs)
 
 
+class PhaseGroups(keras.layers.Layer):
+    """``conv -> shuffle -> elementwise -> conv`` computed one shuffle phase at a time.
+
+    After ``PhaseConv``, the tail still builds the first conv's whole output, 256 maps at 2x,
+    and its activation beside it: the two largest tensors of the generator, most of its
+    memory. Yet output channel group ``g`` of that conv (the maps the shuffle sends to phase
+    ``g``) is read only by the activation of those maps and by input group ``g`` of the
+    polyphase kernel. So each group can be convolved, activated and fed through its slice of
+    the polyphase conv on its own, and the four partial outputs (12 maps each) summed: the
+    same products and sums, in a different order, with a quarter of the peak.
+    """
+
+    def __init__(self, conv, elementwise, out_conv, scale, **kwargs):
+        super().__init__(**kwargs)
+        self.conv = conv
+        self.elementwise = list(elementwise)
+        self.out_conv = out_conv
+        self.scale = scale
+
+    def call(self, inputs):
+        copies = self.scale * self.scale
+        kernel, width = self.conv.kernel, self.conv.filters // copies
+        out_kernel = phase_kernel(self.out_conv.kernel, self.scale)
+        total = None
+        for group in range(copies):
+            maps = slice(group * width, (group + 1) * width)
+            x = ops.conv(inputs, kernel[:, :, :, maps], padding="same")
+            if self.conv.use_bias:
+                x = x + self.conv.bias[maps]
+            for layer in self.elementwise:
+                x = layer(x) if isinstance(layer, _PLAIN_ELEMENTWISE) else prelu_select(layer, x)
+            part = ops.conv(x, out_kernel[:, :, maps, :], padding="same")
+            total = part if total is None else total + part
+        if self.out_conv.use_bias:
+            total = total + ops.tile(self.out_conv.bias, (copies,))
+        return self.out_conv.activation(ops.depth_to_space(total, self.scale))
+
+
 def rewrite_chain(chain):
     """``chain`` (layers applied in turn) with a trailing shuffle-elementwise-conv rewritten.
 
     Returns a new list of callables computing the same function, or ``chain`` itself when its
     end does not have that form (a nearest-neighbour upsampler, batch norm after the shuffle,
-    a strided or dilated conv).
+    a strided or dilated conv). When a plain conv without activation feeds the shuffle (as in
+    SRResNet), it joins the rewrite as ``PhaseGroups``; otherwise the shuffle's input is taken
+    as it comes, with ``PhasePReLU`` and ``PhaseConv``.
     """
     chain = list(chain)
     if not chain or not _plain_conv(chain[-1]):
@@ -129,11 +183,26 @@ def rewrite_chain(chain):
     if position < 0 or not isinstance(chain[position], PixelShuffle):
         return chain
     scale = chain[position].scale
-    copies = scale * scale
-    moved = []
-    for layer in chain[position + 1 : -1]:
-        moved.append(layer if isinstance(layer, _PLAIN_ELEMENTWISE) else PhasePReLU(layer, copies))
-    return chain[:position] + moved + [PhaseConv(chain[-1], scale)]
+    elementwise = chain[position + 1 : -1]
+    if position > 0 and _groupable_conv(chain[position - 1], scale):
+        return [
+            *chain[: position - 1],
+            PhaseGroups(chain[position - 1], elementwise, chain[-1], scale),
+        ]
+    moved = [
+        layer if isinstance(layer, _PLAIN_ELEMENTWISE) else PhasePReLU(layer, scale * scale)
+        for layer in elementwise
+    ]
+    return [*chain[:position], *moved, PhaseConv(chain[-1], scale)]
+
+
+def _groupable_conv(layer, scale):
+    """A conv whose output channels can be computed one shuffle phase at a time."""
+    return (
+        same_size_conv(layer)
+        and layer.activation is keras.activations.linear
+        and layer.filters % (scale * scale) == 0
+    )
 
 
 def same_size_conv(layer):

@@ -59,9 +59,9 @@ def test_tiles_equal_the_untiled_result(tiny, tile):
 
 def test_untiled_result_is_the_generators_own(tiny):
     """upscale runs the faster tail of models.subpixel: it must give the generator's output."""
-    from models.subpixel import PhaseConv
+    from models.subpixel import PhaseGroups
 
-    assert isinstance(inference._split(tiny, 4).whole.chain[-1], PhaseConv)
+    assert isinstance(inference._split(tiny, 4).whole.chain[-1], PhaseGroups)
     image = noise((37, 53, 3), seed=6)
     direct = tiny.predict_on_batch(image[None].astype("float32") / 255.0)[0]
     expected = np.clip(np.rint((np.asarray(direct) + 1.0) * 127.5), 0, 255)

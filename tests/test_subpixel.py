@@ -6,7 +6,13 @@ import pytest
 
 from models.generator import build_generator
 from models.layers import PixelShuffle
-from models.subpixel import PhaseConv, PhasePReLU, phase_kernel_indices, rewrite_chain
+from models.subpixel import (
+    PhaseConv,
+    PhaseGroups,
+    PhasePReLU,
+    phase_kernel_indices,
+    rewrite_chain,
+)
 
 
 def run(chain, inputs):
@@ -59,12 +65,59 @@ def test_rewritten_chain_computes_the_same_function(scale, kernel_size, activati
     np.testing.assert_allclose(run(rewritten, inputs), expected, atol=2e-5)
 
 
-def test_rewritten_layers_follow_the_weights_as_they_change():
+@pytest.mark.parametrize(
+    ("scale", "kernel_size", "activation", "use_bias"),
+    [(2, 9, "prelu", True), (2, 3, "leaky", True), (3, 5, "prelu", False), (2, 1, None, True)],
+)
+def test_grouped_chain_computes_the_same_function(scale, kernel_size, activation, use_bias):
+    """A conv before the shuffle joins the rewrite and runs one phase at a time."""
+    channels = 5
+    middle = {
+        "prelu": [keras.layers.PReLU(shared_axes=[1, 2])],
+        "leaky": [keras.layers.LeakyReLU(negative_slope=0.2)],
+        None: [],
+    }[activation]
+    layers = [
+        keras.layers.Conv2D(channels * scale * scale, 3, padding="same", use_bias=use_bias),
+        PixelShuffle(scale),
+        *middle,
+        keras.layers.Conv2D(3, kernel_size, padding="same", activation="tanh"),
+    ]
+    built_chain(layers, 4)
+    random_weights(layers, seed=kernel_size + scale)
+    rewritten = rewrite_chain(layers)
+    assert len(rewritten) == 1 and isinstance(rewritten[0], PhaseGroups)
+    inputs = np.random.default_rng(2).normal(size=(2, 7, 11, 4)).astype("float32")
+    expected = run(layers, inputs)
+    assert expected.shape == (2, 7 * scale, 11 * scale, 3)
+    np.testing.assert_allclose(run(rewritten, inputs), expected, atol=2e-5)
+
+
+def test_conv_with_an_activation_before_the_shuffle_is_not_grouped():
+    """Its activation would have to run on each group: left to the layers as saved."""
+    layers = [
+        keras.layers.Conv2D(20, 3, padding="same", activation="relu"),
+        PixelShuffle(2),
+        keras.layers.PReLU(shared_axes=[1, 2]),
+        keras.layers.Conv2D(3, 3, padding="same"),
+    ]
+    built_chain(layers, 4)
+    random_weights(layers, seed=5)
+    rewritten = rewrite_chain(layers)
+    assert [type(layer) for layer in rewritten] == [keras.layers.Conv2D, PhasePReLU, PhaseConv]
+    inputs = np.random.default_rng(3).normal(size=(1, 6, 5, 4)).astype("float32")
+    np.testing.assert_allclose(run(rewritten, inputs), run(layers, inputs), atol=2e-5)
+
+
+@pytest.mark.parametrize("lead_conv", [False, True])
+def test_rewritten_layers_follow_the_weights_as_they_change(lead_conv):
     layers = [
         PixelShuffle(2),
         keras.layers.PReLU(shared_axes=[1, 2]),
         keras.layers.Conv2D(3, 3, padding="same"),
     ]
+    if lead_conv:
+        layers.insert(0, keras.layers.Conv2D(16, 3, padding="same"))
     built_chain(layers, 16)
     rewritten = rewrite_chain(layers)
     inputs = np.random.default_rng(1).normal(size=(1, 6, 6, 16)).astype("float32")
@@ -118,5 +171,5 @@ def test_generator_tail_is_rewritten_with_phase_layers():
     generator = build_generator(blocks=1)
     tail = [layer for layer in generator.layers if layer.name.startswith(("up", "sr"))]
     rewritten = rewrite_chain(tail)
-    assert [type(layer) for layer in rewritten[-2:]] == [PhasePReLU, PhaseConv]
-    assert rewritten[:-2] == tail[:-3]  # up2_shuffle, up2_act and sr are replaced
+    assert isinstance(rewritten[-1], PhaseGroups)
+    assert rewritten[:-1] == tail[:-4]  # up2_conv, up2_shuffle, up2_act and sr are replaced
