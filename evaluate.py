@@ -176,4 +176,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(cli.run(main, needs_keras=False))
+    sys.exit(cli.run(main, needs_keras=False, one_op_at_a_time=True))

@@ -5,18 +5,19 @@ RGBA, palette and 16-bit files, and images far larger than memory allows in one 
 module converts every mode to what the network knows and back, and cuts large images into
 overlapping tiles whose seams cannot be told from an untiled run.
 
-Tiling runs in two stages when the generator allows it (SRResNet does). Nearly all the
-memory goes to the upsampling tail, whose 256-map tensors at LR and 2x cost about 17 KB per
-LR pixel against about 1.7 KB in the residual body (measured with oneDNN), while the body
-holds nearly all of the receptive field (37 of 40 pixels). So the body runs on large
-windows, where 37 pixels of context are cheap, and the tail on small tiles that need only 3.
-For a 1000x1000 image, one-stage tiling with 40 pixels of context around 200-pixel tiles
-would compute 1.96 times the image; two stages compute 1.08 times it in the body and 1.07
-times in the tail, and the result is still exact.
+Tiling runs in two stages when the generator allows it (SRResNet does). Per LR pixel, the
+upsampling tail, whose tensors have 256 maps at LR or 64 at 2x, needs about 4.4 KB of memory,
+the residual body 1.3 KB (measured with oneDNN, one op at a time as ``cli`` runs the tools),
+yet the body holds nearly all of the receptive field (37 of 40 pixels). So the body runs on
+large windows, where 37 pixels of context are cheap, and the tail on smaller tiles that need
+only 3. For a 1000x1000 image, one-stage tiling with 40 pixels of context around 250-pixel
+tiles would compute 1.74 times the image; two stages compute 1.08 times it in the body and
+1.05 times in the tail, and the result is still exact.
 
 Both stages, and untiled runs, use the generator's last upsampling step in the exactly
-equivalent polyphase form of ``models.subpixel``, 1.6-1.7x faster than the layers as saved,
-and a body whose batch norms are folded into the convs before them (``models.fused``).
+equivalent polyphase form of ``models.subpixel`` (1.6-1.7x faster than the layers as saved,
+and with a quarter of their memory), and a body whose batch norms are folded into the convs
+before them (``models.fused``).
 """
 
 from __future__ import annotations
@@ -55,19 +56,22 @@ DEFAULT_WEIGHTS_NAME = "srgan"
 DEFAULT_TILE_PAD = 40
 
 # ``tile=None``: images up to AUTO_WHOLE_PIXELS LR pixels go through whole (the fastest way,
-# at about 1.7 GB peak for 256x256), larger ones in tail tiles of at most AUTO_TILE pixels.
-# Measured on 1000x1000 with oneDNN (benchmarks/upscale_benchmark.py): tiles of 200 peak at
-# 1.9 GB, of 250 at 2.2 GB, of 167 at 2.0 GB (allocator fragmentation), all in the same time
-# within noise (3 pixels of tail context cost 5-7%).
+# at about 1.3 GB peak for 256x256), larger ones in tail tiles of at most AUTO_TILE pixels.
+# The peak of a large image is the body's windows (below) plus TensorFlow's own 0.7 GB; tail
+# tiles add to it as far as the allocator cannot reuse what a body window freed. Measured on
+# 1000x1000 with oneDNN, one op at a time as upscale.py runs: tiles of 200 peak at 1.77 GB and
+# compute 1.07 times the image in the tail, of 250 at 1.90 GB and 1.05 times, of 300 also at
+# 1.90 GB (in 500-row body windows they make the same 250-pixel tiles). In a process that
+# lets TensorFlow run ops side by side (its default, say in a notebook), 250 peaks at 2.03 GB.
 AUTO_WHOLE_PIXELS = 256 * 256
-AUTO_TILE = 200
+AUTO_TILE = 250
 # LR pixels (context included) per predict call of the upsampling tail, or of the whole
 # generator when it cannot be split: at most what an untiled AUTO_WHOLE_PIXELS image costs.
 BATCH_PIXELS = 256 * 256
-# The same for the body, which needs about a tenth of the memory per pixel (measured with
-# oneDNN: 1.7 KB against 17 KB for the tail): as much memory as the tail's budget, and large
-# windows keep its 37 pixels of context a small part of what it computes. Smaller windows
-# (400,000 or 300,000 pixels) were no faster on 1000x1000 and computed 16-26% more.
+# The same for the body: 0.88 GB at 1.34 KB per pixel, and large windows keep its 37 pixels
+# of context a small part of what it computes (1.08 times a 1000x1000 image in two windows).
+# Smaller windows (400,000 or 300,000 pixels) lower the 1000x1000 peak to 1.6 or 1.3 GB but
+# compute 16-26% more in the body, and 10% more in the tail, whose tiles must fit in them.
 BODY_BATCH_PIXELS = 10 * BATCH_PIXELS
 
 # BT.601 luma: what PIL's convert("L") and the Y channel the SR papers score on both use.

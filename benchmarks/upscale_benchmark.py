@@ -2,7 +2,7 @@
 
 The issue's targets: a 1000x1000 input (4000x4000 out) peaks under 2 GB, at no less than 0.9x
 the output megapixels/s of an untiled run of a 256x256 input. Each case runs in a fresh
-process, so its peak RSS (VmHWM) is its own and includes TensorFlow's own ~0.6 GB; the first
+process, so its peak RSS (VmHWM) is its own and includes TensorFlow's own ~0.7 GB; the first
 call includes tracing the predict functions (what a one-image CLI run pays), the second is
 warm (what each further image of that size costs in a folder).
 
@@ -31,6 +31,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")  # as upscale.py, through cli.py
+os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")  # as upscale.py: cli.run_one_op_at_a_time
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np

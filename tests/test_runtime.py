@@ -35,3 +35,34 @@ def test_every_entry_point_turns_onednn_on(entry):
         check=True,
     ).stdout
     assert out.strip().splitlines()[-1] == "True"
+
+
+def test_one_op_at_a_time_sets_tensorflows_inter_op_pool_unless_set(monkeypatch):
+    import cli
+
+    def record(argv):
+        seen.append(os.environ.get("TF_NUM_INTEROP_THREADS"))
+
+    seen = []
+    monkeypatch.delenv("TF_NUM_INTEROP_THREADS", raising=False)
+    cli.run(record, needs_keras=False)
+    cli.run(record, needs_keras=False, one_op_at_a_time=True)
+    monkeypatch.setenv("TF_NUM_INTEROP_THREADS", "3")
+    cli.run(record, needs_keras=False, one_op_at_a_time=True)
+    assert seen == [None, "1", "3"]
+
+
+# Inference tools only: one op at a time is what their memory figures were measured with.
+@pytest.mark.parametrize(
+    ("script", "expected"), [("upscale.py", True), ("evaluate.py", True), ("train.py", False)]
+)
+def test_inference_tools_run_one_op_at_a_time(monkeypatch, script, expected):
+    import runpy
+
+    import cli
+
+    asked = []
+    monkeypatch.setattr(cli, "run", lambda main, **options: asked.append(options) or 0)
+    with pytest.raises(SystemExit):
+        runpy.run_path(str(REPO_ROOT / script), run_name="__main__")
+    assert asked and asked[0].get("one_op_at_a_time", False) is expected
