@@ -10,9 +10,9 @@ upsampling tail, whose tensors have 256 maps at LR or 64 at 2x, needs about 4.4 
 the residual body 1.3 KB (measured with oneDNN, one op at a time as ``cli`` runs the tools),
 yet the body holds nearly all of the receptive field (37 of 40 pixels). So the body runs on
 large windows, where 37 pixels of context are cheap, and the tail on smaller tiles that need
-only 3. For a 1000x1000 image, one-stage tiling with 40 pixels of context around 250-pixel
-tiles would compute 1.74 times the image; two stages compute 1.08 times it in the body and
-1.05 times in the tail, and the result is still exact.
+only 3. For a 1000x1000 image, one-stage tiling with 40 pixels of context around 200-pixel
+tiles would compute 1.96 times the image; two stages compute 1.08 times it in the body and
+1.07 times in the tail, and the result is still exact.
 
 Both stages, and untiled runs, use the generator's last upsampling step in the exactly
 equivalent polyphase form of ``models.subpixel`` (1.6-1.7x faster than the layers as saved,
@@ -56,15 +56,16 @@ DEFAULT_WEIGHTS_NAME = "srgan"
 DEFAULT_TILE_PAD = 40
 
 # ``tile=None``: images up to AUTO_WHOLE_PIXELS LR pixels go through whole (the fastest way,
-# at about 1.3 GB peak for 256x256), larger ones in tail tiles of at most AUTO_TILE pixels.
+# at about 1.2-1.3 GB peak for 256x256), larger ones in tail tiles of at most AUTO_TILE pixels.
 # The peak of a large image is the body's windows (below) plus TensorFlow's own 0.7 GB; tail
 # tiles add to it as far as the allocator cannot reuse what a body window freed. Measured on
-# 1000x1000 with oneDNN, one op at a time as upscale.py runs: tiles of 200 peak at 1.77 GB and
-# compute 1.07 times the image in the tail, of 250 at 1.90 GB and 1.05 times, of 300 also at
-# 1.90 GB (in 500-row body windows they make the same 250-pixel tiles). In a process that
-# lets TensorFlow run ops side by side (its default, say in a notebook), 250 peaks at 2.03 GB.
+# 1000x1000 with oneDNN, one op at a time as upscale.py runs, over 6 images in a row: tiles of
+# 200 peak at 1.77 GB and compute 1.07 times the image in the tail; of 250, 1.90-1.95 GB and
+# 1.05 times (300 gives the same tiles in the 500-row body windows). 250 would be about 1%
+# faster, less than this machine's noise, so 200 keeps the margin under 2 GB. In a process
+# that lets TensorFlow run ops side by side (its default, say in a notebook), add 0.1-0.15 GB.
 AUTO_WHOLE_PIXELS = 256 * 256
-AUTO_TILE = 250
+AUTO_TILE = 200
 # LR pixels (context included) per predict call of the upsampling tail, or of the whole
 # generator when it cannot be split: at most what an untiled AUTO_WHOLE_PIXELS image costs.
 BATCH_PIXELS = 256 * 256
