@@ -15,9 +15,10 @@ tiles would compute 1.96 times the image; two stages compute 1.08 times it in th
 1.07 times in the tail, and the result is still exact.
 
 Both stages, and untiled runs, use the generator's last upsampling step in the exactly
-equivalent polyphase form of ``models.subpixel`` (1.6-1.7x faster than the layers as saved,
-and with a quarter of their memory), and a body whose batch norms are folded into the convs
-before them (``models.fused``).
+equivalent polyphase form of ``models.subpixel`` (1.6-1.7x faster than the layers as saved),
+with the conv before it run one shuffle phase at a time (the tail's memory per pixel halves,
+11.9 to 6.2 KB), and a body whose batch norms are folded into the convs before them
+(``models.fused``).
 """
 
 from __future__ import annotations

@@ -130,13 +130,13 @@ class PhaseConv(keras.layers.Layer):
 class PhaseGroups(keras.layers.Layer):
     """``conv -> shuffle -> elementwise -> conv`` computed one shuffle phase at a time.
 
-    After ``PhaseConv``, the tail still builds the first conv's whole output, 256 maps at 2x,
-    and its activation beside it: the two largest tensors of the generator, most of its
-    memory. Yet output channel group ``g`` of that conv (the maps the shuffle sends to phase
-    ``g``) is read only by the activation of those maps and by input group ``g`` of the
+    With ``PhaseConv`` alone, the tail still builds the whole output of the conv before the
+    shuffle, 256 maps at 2x, and its activation beside it: the two largest tensors of the
+    generator. Yet output channel group ``g`` of that conv (the maps the shuffle sends to
+    phase ``g``) is read only by the activation of those maps and by input group ``g`` of the
     polyphase kernel. So each group can be convolved, activated and fed through its slice of
     the polyphase conv on its own, and the four partial outputs (12 maps each) summed: the
-    same products and sums, in a different order, with a quarter of the peak.
+    same products and sums, in a different order, with a quarter of those tensors alive.
     """
 
     def __init__(self, conv, elementwise, out_conv, scale, **kwargs):
