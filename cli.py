@@ -50,11 +50,12 @@ def run_one_op_at_a_time():
 
     For inference. By default TensorFlow also runs independent ops side by side, so their
     outputs and oneDNN's layout copies are alive together. Measured on the 16-block generator
-    with 2 cores (``benchmarks/upscale_benchmark.py``), one at a time is as fast within noise,
-    and the body needs 1.34 KB per LR pixel instead of 1.63, the upsampling tail 4.4 KB instead
-    of 6.2: a 1000x1000 input in the default tiles peaks at 1.77 GB instead of 1.88-1.93. It
-    must be set before TensorFlow starts, so it is an environment variable, and one that is
-    already set wins.
+    with 2 cores, timing body and tail calls interleaved in one process, one at a time is as
+    fast within noise, and the body needs 1.34 KB per LR pixel instead of 1.63, the upsampling
+    tail 4.4 KB instead of 6.2: a 1000x1000 input in the default tiles peaks at 1.77-1.82 GB
+    instead of 1.88-1.93 (``benchmarks/upscale_benchmark.py`` prints the peak). It must be set
+    before TensorFlow starts, so it is an environment variable, and one that is already set
+    wins.
     """
     os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
 
