@@ -35,12 +35,13 @@ from errors import UserError
 
 REPO_ROOT = Path(__file__).resolve().parent
 
-# Weights the project trained itself; each ships with a model card in weights/.
+# Weights the project trained itself; each ships with a model card (``<name>_x4.md``) beside
+# it in weights/. Without ``--weights`` the first one that ships is used: SRGAN's sharper
+# textures are what people ask an SR tool for, and SRResNet is the one that ships first.
 DEFAULT_WEIGHTS = {
-    "srgan": REPO_ROOT / "weights" / "srgan.keras",
-    "srresnet": REPO_ROOT / "weights" / "srresnet.keras",
+    "srgan": REPO_ROOT / "weights" / "srgan_x4.keras",
+    "srresnet": REPO_ROOT / "weights" / "srresnet_x4.keras",
 }
-DEFAULT_WEIGHTS_NAME = "srgan"
 
 # LR pixels of real context around each tile, as the whole generator sees it.
 #
@@ -465,10 +466,10 @@ def resolve_weights(value=None):
     its layout.
     """
     if value is None:
-        path = DEFAULT_WEIGHTS[DEFAULT_WEIGHTS_NAME]
-        if not path.is_file():
-            raise UserError("no trained weights ship yet; pass --weights PATH")
-        return path
+        for path in DEFAULT_WEIGHTS.values():
+            if path.is_file():
+                return path
+        raise UserError("no trained weights ship yet; pass --weights PATH")
     if str(value) in DEFAULT_WEIGHTS:
         path = DEFAULT_WEIGHTS[str(value)]
         if not path.is_file():

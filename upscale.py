@@ -34,7 +34,7 @@ def build_parser():
     arg(
         "--weights",
         help="a generator .keras file, a training run folder, or srgan/srresnet "
-        "(default: the shipped srgan weights)",
+        "(default: the shipped srgan weights, or srresnet while srgan does not ship)",
     )
     arg(
         "--tile",

@@ -290,14 +290,18 @@ def test_resolve_weights(tmp_path, monkeypatch, saved):
     assert_one_line_user_error(lambda: inference.resolve_weights(run), "generator.keras")
     (run / "generator.keras").write_bytes(saved.read_bytes())
     assert inference.resolve_weights(run) == run / "generator.keras"
+    missing["srresnet"].write_bytes(saved.read_bytes())
+    assert inference.resolve_weights(None) == missing["srresnet"]  # the one that ships
+    assert inference.resolve_weights("srresnet") == missing["srresnet"]
+    assert_one_line_user_error(lambda: inference.resolve_weights("srgan"), "srgan.keras is missing")
     missing["srgan"].write_bytes(saved.read_bytes())
-    assert inference.resolve_weights(None) == missing["srgan"]
+    assert inference.resolve_weights(None) == missing["srgan"]  # SRGAN first once it ships
     assert_one_line_user_error(lambda: inference.resolve_weights(tmp_path / "x.keras"), "no such")
 
 
 def test_default_weights_live_in_the_repository():
     for name, path in inference.DEFAULT_WEIGHTS.items():
-        assert path == inference.REPO_ROOT / "weights" / f"{name}.keras"
+        assert path == inference.REPO_ROOT / "weights" / f"{name}_x4.keras"
 
 
 def test_shape_combinations_of_spans_cover_the_axis():
