@@ -11,6 +11,7 @@ from pathlib import Path
 import cli
 from errors import UserError
 from training.config import CONTENT_LOSSES, PAIR_MODES, PRESETS, STAGES, Config, resolve_config
+from training.schedules import SCHEDULES
 
 
 def none_or(kind):
@@ -59,7 +60,15 @@ def build_parser():
     arg("--steps-per-epoch", type=none_or(int), help="default: one pass over the images")
     arg("--learning-rate", type=float)
     arg("--beta-1", type=float)
+    arg(
+        "--schedule",
+        choices=SCHEDULES,
+        help="learning rate: constant, step (x0.1 from --lr-decay-step) or cosine (to "
+        "--min-learning-rate at the last step) (default: the preset's)",
+    )
     arg("--lr-decay-step", type=none_or(int), help="learning rate x0.1 from this step on")
+    arg("--warmup-steps", type=int, help="cosine: linear warm-up steps")
+    arg("--min-learning-rate", type=float, help="cosine: the rate at the run's last step")
     arg("--content-loss", choices=CONTENT_LOSSES)
     arg("--adversarial-weight", type=float)
     arg("--label-noise", type=float, help="real labels drawn from [1 - noise, 1]")

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from errors import UserError
+from training.schedules import SCHEDULES
 
 STAGES = ("pretrain", "gan")
 CONTENT_LOSSES = ("vgg54", "vgg22", "vgg33", "mse")
@@ -49,7 +50,7 @@ PRESETS = {
         "validation_crop": 192,
         "stages": {
             "pretrain": {"epochs": 1000},
-            "gan": {"epochs": 200, "lr_decay_step": 100_000},
+            "gan": {"epochs": 200, "schedule": "step", "lr_decay_step": 100_000},
         },
     },
 }
@@ -74,7 +75,10 @@ class Config:
     steps_per_epoch: int | None = None  # --steps-per-epoch; None: one pass over the images
     learning_rate: float = 1e-4  # --learning-rate
     beta_1: float = 0.9  # --beta-1
+    schedule: str = "constant"  # --schedule: constant | step | cosine (training/schedules.py)
     lr_decay_step: int | None = None  # --lr-decay-step: learning rate x0.1 from this step on
+    warmup_steps: int = 0  # --warmup-steps (cosine): linear warm-up to --learning-rate
+    min_learning_rate: float = 0.0  # --min-learning-rate (cosine): the rate at the last step
     content_loss: str = "vgg54"  # --content-loss: vgg54 | vgg22 | vgg33 | mse
     adversarial_weight: float = 1e-3  # --adversarial-weight
     label_noise: float = 0.0  # --label-noise: real labels drawn from [1 - noise, 1]
@@ -99,6 +103,9 @@ class Config:
     def from_json(cls, text):
         values = json.loads(text)
         known = {field.name for field in dataclasses.fields(cls)}
+        if "schedule" not in values:
+            # Written before schedules had a name: a decay step meant the step schedule.
+            values["schedule"] = "step" if values.get("lr_decay_step") else "constant"
         return cls(**{key: value for key, value in values.items() if key in known})
 
 
@@ -123,6 +130,9 @@ def resolve_config(preset="report", stage=None, overrides=None):
     unknown = set(overrides or {}) - set(field_names())
     if unknown:
         raise ValueError(f"unknown config fields: {sorted(unknown)}")
+    if "lr_decay_step" in (overrides or {}) and "schedule" not in overrides:
+        # --lr-decay-step alone chooses the step schedule, --lr-decay-step none the constant.
+        values["schedule"] = "step" if overrides["lr_decay_step"] else "constant"
     values.update(overrides or {})
     config = Config(**values)
     validate(config)
@@ -154,5 +164,13 @@ def validate(config):
         raise UserError("--label-noise must be in [0, 1)")
     if config.learning_rate <= 0:
         raise UserError("--learning-rate must be positive")
+    if config.schedule not in SCHEDULES:
+        raise UserError(f"unknown schedule {config.schedule!r}; choose from {', '.join(SCHEDULES)}")
+    if config.schedule == "step" and not config.lr_decay_step:
+        raise UserError("--schedule step needs --lr-decay-step")
+    if config.warmup_steps < 0:
+        raise UserError("--warmup-steps must be at least 0")
+    if not 0 <= config.min_learning_rate < config.learning_rate:
+        raise UserError("--min-learning-rate must be in [0, --learning-rate)")
     if config.init_generator and not Path(config.init_generator).exists():
         raise UserError(f"--init-generator: {config.init_generator} does not exist")

@@ -37,6 +37,7 @@ from models.generator import build_generator
 from models.vgg import MissingVGGWeights, build_feature_extractor, find_vgg_weights
 from training import checkpoints, logs
 from training.config import SCALE, Config
+from training.schedules import learning_rate_at
 
 
 class TrainingDiverged(UserError):
@@ -138,13 +139,6 @@ def load_generator_weights(generator, path):
     except Exception as error:  # Keras raises ValueError, OSError, zip errors... for bad files
         reason = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
         raise UserError(f"cannot load generator weights from {source}: {reason}") from None
-
-
-def learning_rate_at(config, step):
-    """The paper's schedule: ``learning_rate``, then a tenth of it from ``lr_decay_step`` on."""
-    if config.lr_decay_step and step >= config.lr_decay_step:
-        return config.learning_rate * 0.1
-    return config.learning_rate
 
 
 def real_labels(config, step, batch_size):
@@ -336,7 +330,7 @@ class Trainer:
 
     # -- the loop -------------------------------------------------------------------------
     def _set_learning_rate(self, step):
-        rate = learning_rate_at(self.config, step)
+        rate = learning_rate_at(self.config, step, self.total_steps)
         for optimizer, _ in self.networks.optimizers().values():
             if not math.isclose(float(optimizer.learning_rate), rate):
                 optimizer.learning_rate.assign(rate)
@@ -363,13 +357,10 @@ class Trainer:
             stop=self.total_steps,
         )
         started = time.perf_counter()
-        decay_step = config.lr_decay_step
         validation = None
         try:
-            self._set_learning_rate(start)
             for step, lr, hr in prefetch:
-                if decay_step and step == decay_step:
-                    self._set_learning_rate(step)
+                self._set_learning_rate(step)  # a pure function of the step: exact on resume
                 if config.stage == "pretrain":
                     losses = pretrain_step(self.networks, lr, hr)
                 else:
