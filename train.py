@@ -95,7 +95,7 @@ def build_parser():
 NOT_CONFIG = {"preset", "stage", "download", "resume", "summary", "no_progress"}
 
 
-def config_from_args(args, argv):
+def config_from_args(args, argv, *, check_paths=True):
     overrides = {
         key: value
         for key, value in vars(args).items()
@@ -106,7 +106,7 @@ def config_from_args(args, argv):
         option = "--" + flag.replace("_", "-")
         if any(a == option or a.startswith(option + "=") for a in argv):
             overrides[flag] = getattr(args, flag)
-    return resolve_config(args.preset, args.stage, overrides)
+    return resolve_config(args.preset, args.stage, overrides, check_paths=check_paths)
 
 
 def resumed_config(args):

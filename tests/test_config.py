@@ -74,3 +74,12 @@ def test_unknown_preset_and_stage():
         resolve_config("nope")
     with pytest.raises(UserError, match="stage"):
         resolve_config("report", "finetune")
+
+
+def test_a_missing_init_generator_is_refused_unless_paths_are_not_checked(tmp_path):
+    missing = {"init_generator": str(tmp_path / "g.keras")}
+    with pytest.raises(UserError, match=r"--init-generator: .* does not exist"):
+        resolve_config("paper", "gan", missing)
+    assert resolve_config("paper", "gan", missing, check_paths=False).init_generator == str(
+        tmp_path / "g.keras"
+    )

@@ -113,11 +113,13 @@ def field_names():
     return [field.name for field in dataclasses.fields(Config)]
 
 
-def resolve_config(preset="report", stage=None, overrides=None):
+def resolve_config(preset="report", stage=None, overrides=None, *, check_paths=True):
     """Defaults, then the preset, then the preset's stage values, then ``overrides``.
 
     ``overrides`` holds only the values the user gave (``None`` means "not given", except for
     fields whose override is explicitly ``None``-able, which flags express as 0 or "none").
+    ``check_paths=False`` resolves a documented command (a model card's) without the files it
+    names having to exist here.
     """
     if preset not in PRESETS:
         raise UserError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
@@ -135,11 +137,11 @@ def resolve_config(preset="report", stage=None, overrides=None):
         values["schedule"] = "step" if overrides["lr_decay_step"] else "constant"
     values.update(overrides or {})
     config = Config(**values)
-    validate(config)
+    validate(config, check_paths=check_paths)
     return config
 
 
-def validate(config):
+def validate(config, *, check_paths=True):
     """Refuse values that would fail later, deep inside Keras, with one clear line now."""
     if config.stage not in STAGES:
         raise UserError(f"unknown stage {config.stage!r}; choose from {', '.join(STAGES)}")
@@ -172,5 +174,5 @@ def validate(config):
         raise UserError("--warmup-steps must be at least 0")
     if not 0 <= config.min_learning_rate < config.learning_rate:
         raise UserError("--min-learning-rate must be in [0, --learning-rate)")
-    if config.init_generator and not Path(config.init_generator).exists():
+    if check_paths and config.init_generator and not Path(config.init_generator).exists():
         raise UserError(f"--init-generator: {config.init_generator} does not exist")
