@@ -10,6 +10,7 @@ from pathlib import Path
 
 import cli
 from errors import UserError
+from models.precision import PRECISIONS
 from training.config import CONTENT_LOSSES, PAIR_MODES, PRESETS, STAGES, Config, resolve_config
 from training.schedules import SCHEDULES
 
@@ -75,6 +76,12 @@ def build_parser():
     arg("--init-generator", help="generator .keras file or run directory to start from")
     arg("--vgg-weights", help="path of vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5")
     arg("--seed", type=int)
+    arg(
+        "--precision",
+        choices=PRECISIONS,
+        help="float32, or mixed bfloat16/float16 (float32 weights); auto: bfloat16 on a GPU or "
+        "a CPU with native bf16 (AVX512_BF16, AMX), else float32 (default: auto)",
+    )
     arg("--checkpoint-every", type=int, help="epochs between checkpoints")
     arg("--keep-checkpoints", type=int)
     arg("--validation-images", type=none_or(int))

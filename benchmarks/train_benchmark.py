@@ -7,7 +7,12 @@ Prints, for the full-size models (16 blocks, batch 16, HR 96, VGG54):
   3. train.py end to end (training.loop.train on the embedded sample photos) over 50 steps of
      each stage, from the per-step timestamps in history.csv, tracing steps excluded.
 
+With ``--precision``: the raw steps of both stages in float32 and in the ``auto`` choice (or
+the precisions given), built side by side in one process and timed in alternating rounds, so
+a change in the machine's load counts against both; it prints each round and the ratios.
+
     python benchmarks/train_benchmark.py [--steps 50] [--vgg-weights PATH]
+    python benchmarks/train_benchmark.py --precision [float32 auto] [--rounds 3]
 """
 
 import argparse
@@ -24,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 
+from models.precision import choose_precision, cpu_flags
 from training.config import resolve_config
 from training.loop import build_networks, gan_step, pretrain_step, real_labels, train
 
@@ -46,16 +52,82 @@ def end_to_end_seconds_per_step(history_csv):
     return (seconds[-1] - seconds[WARMUP - 1]) / (len(seconds) - WARMUP)
 
 
+def describe_cpu():
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.partition(":")[2].strip()
+                break
+    except OSError:
+        pass
+    wanted = ("avx2", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16", "avx512_fp16")
+    flags = " ".join(flag for flag in wanted if flag in cpu_flags()) or "none of note"
+    return f"{model}, {os.cpu_count()} cores; flags: {flags}"
+
+
+def compare_precisions(args, lr, hr):
+    """Raw steps per precision, alternating rounds in one process; prints the ratios."""
+    precisions = [choose_precision(p) if p == "auto" else p for p in args.precision]
+    print(f"{describe_cpu()}; auto = {choose_precision('auto')}", flush=True)
+    for stage in args.stages:
+        config = resolve_config(
+            "paper", stage, {"dataset": "sample", "vgg_weights": args.vgg_weights}
+        )
+        steps = {}
+        for precision in dict.fromkeys(precisions):
+            config.precision = precision
+            networks = build_networks(config)
+            labels = real_labels(config, 0, len(lr))
+            if stage == "pretrain":
+                steps[precision] = lambda n=networks: pretrain_step(n, lr, hr)
+            else:
+                steps[precision] = lambda n=networks, y=labels: gan_step(n, lr, hr, y)
+            for _ in range(WARMUP):  # tracing, outside the timed rounds
+                steps[precision]()
+        count = args.raw_steps if stage == "pretrain" else max(3, args.raw_steps // 3)
+        times = {precision: [] for precision in steps}
+        for round_index in range(args.rounds):
+            for precision, step in steps.items():
+                started = time.perf_counter()
+                for _ in range(count):
+                    step()
+                times[precision].append((time.perf_counter() - started) / count)
+            line = ", ".join(f"{p} {t[-1]:.3f} s" for p, t in times.items())
+            print(f"{stage:8s} round {round_index + 1}: {line} per step", flush=True)
+        base = precisions[0]
+        for precision in list(steps)[1:]:
+            ratios = [t / b for t, b in zip(times[precision], times[base], strict=True)]
+            print(
+                f"{stage:8s} {precision} / {base}: {min(times[precision]):.3f} / "
+                f"{min(times[base]):.3f} s best = {min(times[precision]) / min(times[base]):.2f}; "
+                f"per round {', '.join(f'{r:.2f}' for r in ratios)}",
+                flush=True,
+            )
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--raw-steps", type=int, default=20)
     parser.add_argument("--vgg-weights")
+    parser.add_argument(
+        "--precision",
+        nargs="*",
+        metavar="P",
+        help="compare raw steps in these precisions (none given: float32 auto)",
+    )
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--stages", nargs="+", default=["pretrain", "gan"])
     args = parser.parse_args()
     batch = 16
     rng = np.random.default_rng(0)
     lr = rng.uniform(size=(batch, 24, 24, 3)).astype("float32")
     hr = rng.uniform(-1, 1, size=(batch, 96, 96, 3)).astype("float32")
+    if args.precision is not None:
+        args.precision = args.precision or ["float32", "auto"]
+        compare_precisions(args, lr, hr)
+        return
     results = {}
     with tempfile.TemporaryDirectory() as scratch:
         for stage in ("pretrain", "gan"):

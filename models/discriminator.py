@@ -28,5 +28,6 @@ def build_discriminator(hr_size=96, *, name="discriminator"):
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dense(1024, name="dense1024")(x)
     x = layers.LeakyReLU(negative_slope=0.2, name="lrelu_dense")(x)
-    probability = layers.Dense(1, activation="sigmoid", name="probability")(x)
+    # float32 under mixed precision too: the loss reads it (models/precision.py).
+    probability = layers.Dense(1, activation="sigmoid", name="probability", dtype="float32")(x)
     return keras.Model(hr, probability, name=name)

@@ -86,5 +86,6 @@ def build_generator(
     x = layers.Add(name="long_skip")([head, x])
     for index in (1, 2):
         x = _upsample_block(x, index, upsample, upsample_activation)
-    sr = layers.Conv2D(3, 9, padding="same", activation="tanh", name="sr")(x)
+    # float32 under mixed precision too: the image itself (models/precision.py).
+    sr = layers.Conv2D(3, 9, padding="same", activation="tanh", name="sr", dtype="float32")(x)
     return keras.Model(lr, sr, name=name or f"srresnet_{upsample}_b{blocks}")

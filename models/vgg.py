@@ -130,9 +130,9 @@ def build_feature_extractor(layer="vgg54", weights_path=None, *, download=True):
     trunk = keras.Model(vgg.input, cut.output, name=f"vgg19_{layer_name}")
     trunk.trainable = False
     image = keras.Input(shape=(None, None, 3), name="sr_or_hr")
-    x = VGGPreprocess(name="vgg_preprocess")(image)
+    x = VGGPreprocess(name="vgg_preprocess", dtype="float32")(image)
     x = trunk(x)
-    features = keras.layers.Rescaling(FEATURE_SCALE, name="feature_scale")(x)
+    features = keras.layers.Rescaling(FEATURE_SCALE, name="feature_scale", dtype="float32")(x)
     extractor = keras.Model(image, features, name=f"{layer}_features")
     extractor.trainable = False
     return extractor

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from errors import UserError
+from models.precision import PRECISIONS
 from training.schedules import SCHEDULES
 
 STAGES = ("pretrain", "gan")
@@ -85,6 +86,9 @@ class Config:
     init_generator: str | None = None  # --init-generator: weights to start the GAN stage from
     vgg_weights: str | None = None  # --vgg-weights
     seed: int = 0  # --seed
+    # --precision: auto | float32 | bfloat16 | float16 (models/precision.py). A run resolves
+    # auto when it starts and writes its choice into config.json, so a resume keeps it.
+    precision: str = "auto"
     checkpoint_every: int = 1  # --checkpoint-every (epochs)
     keep_checkpoints: int = 2  # --keep-checkpoints
     validation_images: int | None = 10  # --validation-images (None: all)
@@ -106,6 +110,7 @@ class Config:
         if "schedule" not in values:
             # Written before schedules had a name: a decay step meant the step schedule.
             values["schedule"] = "step" if values.get("lr_decay_step") else "constant"
+        values.setdefault("precision", "float32")  # runs before --precision were float32
         return cls(**{key: value for key, value in values.items() if key in known})
 
 
@@ -166,6 +171,10 @@ def validate(config, *, check_paths=True):
         raise UserError("--label-noise must be in [0, 1)")
     if config.learning_rate <= 0:
         raise UserError("--learning-rate must be positive")
+    if config.precision not in PRECISIONS:
+        raise UserError(
+            f"unknown precision {config.precision!r}; choose from {', '.join(PRECISIONS)}"
+        )
     if config.schedule not in SCHEDULES:
         raise UserError(f"unknown schedule {config.schedule!r}; choose from {', '.join(SCHEDULES)}")
     if config.schedule == "step" and not config.lr_decay_step:

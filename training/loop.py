@@ -34,6 +34,7 @@ from models.gan import (
     discriminator_trainable,
 )
 from models.generator import build_generator
+from models.precision import choose_precision, dtype_policy, float32_copy
 from models.vgg import MissingVGGWeights, build_feature_extractor, find_vgg_weights
 from training import checkpoints, logs
 from training.config import SCALE, Config
@@ -78,7 +79,13 @@ class Networks:
 
 
 def build_networks(config):
-    """Build and compile every model the stage needs (VGG only for a VGG content loss)."""
+    """Build and compile every model the stage needs (VGG only for a VGG content loss), in the
+    config's precision (the global dtype policy is restored afterwards)."""
+    with dtype_policy(choose_precision(config.precision)):
+        return _build_networks(config)
+
+
+def _build_networks(config):
     keras.utils.set_random_seed(config.seed)
     generator = build_generator(
         blocks=config.blocks,
@@ -241,8 +248,11 @@ class Trainer:
         dataset = resolve_training_set(config.dataset, self.data_root)
         if config.stage == "gan" and config.content_loss != "mse":
             require_vgg_weights(config.vgg_weights)
+        if config.precision == "auto":
+            config.precision = choose_precision("auto")  # written to config.json next
         self._prepare_run_dir(resume)
         self._log(f"run directory: {self.run_dir}")
+        self._log(f"precision: {config.precision}")
         self._load_data(dataset)
         self.networks = build_networks(config)
         if resume:
@@ -459,7 +469,8 @@ class Trainer:
         saved = checkpoints.save_checkpoint(
             self.run_dir,
             step=self.step,
-            models=self.networks.models_to_save(),
+            # Float32 files whatever the training precision: they load alike everywhere.
+            models={k: float32_copy(m) for k, m in self.networks.models_to_save().items()},
             optimizers=optimizers,
             state=state,
             keep=self.config.keep_checkpoints,

@@ -1,0 +1,94 @@
+"""Which floating-point precision the networks compute in, and files that stay float32.
+
+``bfloat16`` and ``float16`` mean Keras mixed precision: variables (and so optimiser state,
+checkpoints and ``.keras`` files) stay float32, the layers compute in the low precision. The
+layers whose output feeds a loss or an image (the generator's tanh conv, the discriminator's
+sigmoid, VGG's preprocessing and its scaled features) are built float32 by their modules, as
+Keras's mixed-precision guide advises; losses compute in float32 by default; batch norms keep
+their statistics in float32. ``float16`` also needs loss scaling, which ``Model.compile`` adds
+by itself under a ``mixed_float16`` policy (``auto_scale_loss``).
+
+``auto`` picks per machine, from measurements: on a CPU bfloat16 only where the CPU has native
+bf16 units (AVX512_BF16 or AMX), since elsewhere it is emulated and slower than float32; on a
+GPU bfloat16 (no loss scaling, and as fast as float16 on the GPUs this project meets).
+"""
+
+import contextlib
+from pathlib import Path
+
+# keras is imported inside the functions: train.py and training/config.py read PRECISIONS
+# before cli.py has set up TensorFlow's environment, which must come before its import.
+
+PRECISIONS = ("auto", "float32", "bfloat16", "float16")
+POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
+NATIVE_BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
+
+
+def cpu_flags(cpuinfo="/proc/cpuinfo") -> frozenset:
+    """The first CPU's feature flags (empty where there is no /proc/cpuinfo)."""
+    try:
+        text = Path(cpuinfo).read_text()
+    except OSError:
+        return frozenset()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):
+            return frozenset(value.split())
+    return frozenset()
+
+
+def has_gpu() -> bool:
+    """Whether the Keras backend computes on a GPU, asked of the backend (any of the three)."""
+    import keras
+
+    try:
+        devices = keras.distribution.list_devices()
+    except Exception:  # a broken driver is a CPU machine, not a crash
+        return False
+    return any(device.lower().startswith(("gpu", "cuda")) for device in devices)
+
+
+def choose_precision(requested="auto", *, flags=None, gpu=None) -> str:
+    """``requested`` unless it is ``auto``; then the fastest precision for this machine."""
+    if requested not in PRECISIONS:
+        raise ValueError(f"unknown precision {requested!r}; choose from {', '.join(PRECISIONS)}")
+    if requested != "auto":
+        return requested
+    if has_gpu() if gpu is None else gpu:
+        return "bfloat16"
+    flags = cpu_flags() if flags is None else frozenset(flags)
+    return "bfloat16" if flags & NATIVE_BF16_FLAGS else "float32"
+
+
+@contextlib.contextmanager
+def dtype_policy(precision):
+    """Build layers under ``precision`` (not ``auto``), restoring the global policy after."""
+    import keras
+
+    before = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(POLICIES[precision])
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(before)
+
+
+def float32_copy(model):
+    """The same network and weights with every layer computing in float32.
+
+    A ``.keras`` file stores each layer's dtype policy, so a model trained in mixed precision
+    would load and predict in it everywhere. What is saved is this copy: float32 files that any
+    machine loads as it likes. A float32 model is returned as it is.
+    """
+    import keras
+
+    if all(layer.dtype_policy.name == "float32" for layer in model.layers):
+        return model
+
+    def rebuilt(layer):
+        return layer.__class__.from_config({**layer.get_config(), "dtype": "float32"})
+
+    with dtype_policy("float32"):
+        copy = keras.models.clone_model(model, clone_function=rebuilt)
+    copy.set_weights(model.get_weights())
+    return copy

@@ -1,0 +1,105 @@
+"""Mixed precision: the choice per machine, training in bf16 / f16, and float32 files."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from models.discriminator import build_discriminator
+from models.gan import build_gan, compile_discriminator
+from models.generator import build_generator
+from models.precision import choose_precision, cpu_flags, dtype_policy, float32_copy
+from tests.test_loop import assert_d_learns_and_is_frozen_in_g_step, read_history, tiny_config
+from training.loop import Networks, train
+
+AVX2_ONLY = {"sse4_2", "avx", "avx2", "fma"}
+ZEN5 = AVX2_ONLY | {"avx512f", "avx512bw", "avx512_bf16"}
+SAPPHIRE_RAPIDS = AVX2_ONLY | {"avx512f", "amx_tile", "amx_bf16", "amx_int8"}
+
+
+@pytest.mark.parametrize(
+    "flags, gpu, expected",
+    [
+        (AVX2_ONLY, False, "float32"),
+        (AVX2_ONLY | {"avx512f", "avx512bw"}, False, "float32"),  # AVX-512 without bf16
+        (ZEN5, False, "bfloat16"),
+        (SAPPHIRE_RAPIDS, False, "bfloat16"),
+        (set(), False, "float32"),
+        (AVX2_ONLY, True, "bfloat16"),
+    ],
+)
+def test_auto_picks_bfloat16_only_where_the_machine_has_it(flags, gpu, expected):
+    assert choose_precision("auto", flags=flags, gpu=gpu) == expected
+
+
+def test_an_explicit_precision_is_kept_and_a_bad_one_refused():
+    assert choose_precision("float32", flags=ZEN5, gpu=True) == "float32"
+    assert choose_precision("float16", flags=AVX2_ONLY, gpu=False) == "float16"
+    with pytest.raises(ValueError, match="unknown precision"):
+        choose_precision("int8")
+
+
+def test_cpu_flags_are_read_from_cpuinfo(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx2 amx_bf16\n\nflags\t: other\n")
+    assert cpu_flags(cpuinfo) == {"fpu", "avx2", "amx_bf16"}
+    assert cpu_flags(tmp_path / "missing") == frozenset()
+
+
+def layer_policies(model):
+    return {layer.dtype_policy.name for layer in model.layers if layer.weights}
+
+
+def test_a_mixed_generator_computes_low_but_keeps_float32_weights_and_image():
+    with dtype_policy("bfloat16"):
+        generator = build_generator(blocks=1)
+    assert keras.config.dtype_policy().name == "float32"  # restored
+    assert {w.dtype for w in generator.weights} == {"float32"}
+    assert generator.get_layer("head_conv").compute_dtype == "bfloat16"
+    assert generator.get_layer("sr").compute_dtype == "float32"
+    lr = np.random.default_rng(0).uniform(0, 1, (1, 8, 8, 3)).astype("float32")
+    assert generator.predict_on_batch(lr).dtype == np.float32
+    copy = float32_copy(generator)
+    assert layer_policies(copy) == {"float32"}
+    for a, b in zip(generator.weights, copy.weights, strict=True):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+    low, full = generator.predict_on_batch(lr), copy.predict_on_batch(lr)
+    assert 0 < np.abs(low - full).max() < 0.05  # the same function, rounded differently
+
+
+@pytest.mark.parametrize("precision", ["bfloat16", "float16"])
+def test_d_learns_and_is_frozen_in_the_generators_step_under(precision):
+    with dtype_policy(precision):
+        keras.utils.set_random_seed(0)
+        generator = build_generator(blocks=1)
+        discriminator = build_discriminator(32)
+        compile_discriminator(discriminator)
+        gan = build_gan(generator, discriminator)
+    assert_d_learns_and_is_frozen_in_g_step(Networks(generator, discriminator, None, gan))
+
+
+@pytest.mark.parametrize("precision", ["bfloat16", "float16"])
+def test_a_tiny_model_trains_in_low_precision_and_saves_float32(photo_folder, tmp_path, precision):
+    config = tiny_config(
+        photo_folder, tmp_path, stage="pretrain", epochs=1, steps_per_epoch=40, precision=precision
+    )
+    result = train(config, run_dir=tmp_path / "run", progress=False)
+    assert json.loads((result.run_dir / "config.json").read_text())["precision"] == precision
+    assert f"precision: {precision}" in (result.run_dir / "run.log").read_text()
+    losses = [float(row["g_mse"]) for row in read_history(result.run_dir)]
+    assert np.all(np.isfinite(losses))
+    assert np.mean(losses[-8:]) < 0.7 * np.mean(losses[:8])
+    saved = keras.models.load_model(result.run_dir / "generator.keras")
+    assert {w.dtype for w in saved.weights} == {"float32"}
+    assert layer_policies(saved) == {"float32"}
+    lr = np.random.default_rng(0).uniform(0, 1, (1, 8, 8, 3)).astype("float32")
+    assert saved.predict_on_batch(lr).dtype == np.float32
+
+
+def test_auto_is_resolved_when_the_run_starts(photo_folder, tmp_path):
+    config = tiny_config(photo_folder, tmp_path, stage="pretrain", epochs=1, steps_per_epoch=1)
+    assert config.precision == "auto"
+    result = train(config, run_dir=tmp_path / "run", progress=False)
+    written = json.loads((result.run_dir / "config.json").read_text())["precision"]
+    assert written == choose_precision("auto")
