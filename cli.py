@@ -1,12 +1,11 @@
 """What every command-line tool shares: quiet start-up and one-line errors.
 
 A user mistake (``UserError``) prints ``error: <message>`` on stderr and exits 2; Ctrl-C or
-SIGTERM exits 130 after the tool has saved what it can. Anything else is a bug and keeps its
-traceback.
+SIGTERM is a stop request (``stop.py``) that the tool honours between steps or images, and it
+exits 130 after saving what it can. Anything else is a bug and keeps its traceback.
 """
 
 import os
-import signal
 import sys
 
 # TensorFlow's C++ start-up chatter is not for users.
@@ -16,6 +15,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # upscaling 1.5-3x slower (benchmarks/upscale_benchmark.py).
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
+import stop
 from errors import UserError
 
 
@@ -41,10 +41,6 @@ def import_keras_quietly():
         os.close(devnull)
 
 
-def _terminate_as_interrupt(signum, frame):
-    raise KeyboardInterrupt
-
-
 def run_one_op_at_a_time():
     """Have TensorFlow run one op at a time, each on all cores (an inter-op pool of 1).
 
@@ -66,18 +62,19 @@ def run(main, argv=None, *, needs_keras=True, one_op_at_a_time=False):
     ``needs_keras=False`` for a tool that may finish without a model (evaluate.py's bicubic
     baseline): it then calls ``import_keras_quietly`` itself when it needs Keras, and saves the
     seconds TensorFlow takes to load when it does not. ``one_op_at_a_time``: see
-    ``run_one_op_at_a_time``; for tools that only run inference.
+    ``run_one_op_at_a_time``; for tools that only run inference. Signals are watched before
+    Keras is imported, so that TensorFlow's threads inherit their blocking (``stop.watching``).
     """
-    signal.signal(signal.SIGTERM, _terminate_as_interrupt)
     if one_op_at_a_time:
         run_one_op_at_a_time()
     try:
-        if needs_keras:
-            import_keras_quietly()
-        return main(argv) or 0
+        with stop.watching():
+            if needs_keras:
+                import_keras_quietly()
+            return main(argv) or 0
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return stop.EXIT_CODE

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 import atomic
+import stop
 from data.catalog import BenchmarkImage, lookup, resolve_benchmark
 from data.images import bicubic_downscale, bicubic_upscale, decode_image, modcrop, write_image
 from errors import UserError
@@ -383,6 +384,7 @@ def evaluate(
                 if keep:
                     evaluation.figure = FigureData(dataset.name, image.name, image.hr)
                 for method in methods:
+                    stop.check()  # Ctrl-C or SIGTERM: stop between images, never inside TF
                     sr = super_resolve(method, image.lr, tile=tile)
                     scores = score(image.hr, sr, rgb=rgb)
                     evaluation.per_image.append(

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import cli
 import inference
+import stop
 from errors import UserError
 
 FORMATS = ("png", "jpg", "webp", "tif", "bmp")
@@ -220,6 +221,7 @@ def main(argv=None):
 
     bar = tqdm(jobs, unit="image", disable=True if not args.progress else None)
     for source, subfolder in bar:
+        stop.check()  # Ctrl-C or SIGTERM: stop between images; every output is whole
         destination_of = (lambda pixels: output) if single else destination_in(subfolder, source)
         try:
             upscaler.run(source, destination_of)

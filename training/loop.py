@@ -9,6 +9,10 @@ Keras 3 fixes a model's trainable variables when its train function is traced, s
 discriminator's flag is set before each call (``models.gan.discriminator_trainable``); the
 tests compare weights before and after each kind of step to prove D learns in its own step and
 stays frozen, BatchNorm statistics included, in the generator's.
+
+Ctrl-C and SIGTERM are stop requests (``stop.py``), checked between steps: the current step
+finishes, a checkpoint is written (without validation, so stopping takes seconds) unless one
+was just written, and ``Interrupted`` names it.
 """
 
 import dataclasses
@@ -21,6 +25,7 @@ import keras
 import numpy as np
 
 import atomic
+import stop
 from data.catalog import data_dir as resolve_data_dir
 from data.catalog import resolve_training_set
 from data.pairs import PairSource, Prefetcher, lr_to_model, sr_to_uint8, validation_pairs
@@ -46,7 +51,7 @@ class TrainingDiverged(UserError):
 
 
 class Interrupted(Exception):
-    """Training stopped by Ctrl-C (or SIGTERM) after saving a checkpoint."""
+    """Training stopped by Ctrl-C or SIGTERM (``stop.py``) after saving a checkpoint."""
 
     def __init__(self, checkpoint):
         super().__init__(f"interrupted; checkpoint saved at {checkpoint}")
@@ -370,6 +375,7 @@ class Trainer:
         validation = None
         try:
             for step, lr, hr in prefetch:
+                stop.check()  # a request made during the last checkpoint: nothing to save
                 self._set_learning_rate(step)  # a pure function of the step: exact on resume
                 if config.stage == "pretrain":
                     losses = pretrain_step(self.networks, lr, hr)
@@ -396,6 +402,7 @@ class Trainer:
                 bar.update(losses)
                 if self.on_step is not None:
                     self.on_step(self, step, losses)
+                stop.check()  # between steps: never inside TensorFlow
                 if self.step % self.steps_per_epoch == 0:
                     finished_epochs = self.step // self.steps_per_epoch
                     last = self.step == self.total_steps
@@ -405,7 +412,10 @@ class Trainer:
         except KeyboardInterrupt:
             prefetch.close()
             history.flush()
-            saved = self._save(self.step // self.steps_per_epoch, validation=None)
+            if self._checkpoint_step() == self.step:
+                saved = self.last_checkpoint  # stopped right after a checkpoint
+            else:  # no validation: a stop should take seconds, and the next checkpoint has it
+                saved = self._save(self.step // self.steps_per_epoch, validation=None)
             bar.write(f"interrupted at step {self.step}; checkpoint saved: {saved}")
             raise Interrupted(saved) from None
         finally:
