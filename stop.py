@@ -13,10 +13,11 @@ written atomically, so the previous ones stay intact).
 real command) it blocks SIGINT and SIGTERM in the main thread, so every thread TensorFlow and
 oneDNN start later inherits the block, and one watcher thread takes them with ``sigwait``: the
 kernel cannot hand a signal to a worker thread, and the second one acts even while the main
-thread is deep in a TensorFlow call. When TensorFlow is already loaded (a tool called inside
-a Python session or a test) its threads would still take signals, so plain Python handlers set
-the flag instead; Python runs them in the main thread between bytecodes, still never raising
-inside TensorFlow. Either way the previous state is restored on exit.
+thread is deep in a TensorFlow call. A thread started before (OpenBLAS starts its pool when
+numpy is imported) may still take a signal, so Python handlers that set the same flag are
+installed as well; Python runs them in the main thread between bytecodes, still never raising
+inside TensorFlow. When TensorFlow is already loaded (a tool called inside a Python session or
+a test) those handlers are all there is. Either way the previous state is restored on exit.
 """
 
 import contextlib
@@ -112,7 +113,9 @@ def watching():
     elif "tensorflow" in sys.modules:
         installed = _python_handlers()
     else:
-        installed = _watcher_thread()
+        installed = contextlib.ExitStack()
+        installed.enter_context(_python_handlers())
+        installed.enter_context(_watcher_thread())
     try:
         with installed:
             yield

@@ -98,3 +98,27 @@ def test_with_tensorflow_loaded_python_handlers_set_the_flag_and_are_restored(mo
             time.sleep(0.01)  # Python runs the handler between bytecodes of the main thread
         assert stop.requested()
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_a_thread_started_before_the_watch_turns_a_signal_into_a_request_too():
+    """Such a thread (OpenBLAS's, started by importing numpy) does not block the signals."""
+    script = textwrap.dedent(
+        """
+        import signal, threading, time
+        import stop
+
+        earlier = threading.Thread(target=time.sleep, args=(2,))
+        earlier.start()
+        with stop.watching():
+            signal.pthread_kill(earlier.ident, signal.SIGTERM)  # lands on the unblocked thread
+            deadline = time.monotonic() + 10
+            while not stop.requested() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            print("requested:", stop.requested())
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr  # not killed by SIGTERM's default action
+    assert result.stdout.strip() == "requested: True"
