@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 import evaluation
+import stop
 from data.images import bicubic_downscale, bicubic_upscale, modcrop, read_rgb, write_image
 from errors import UserError
 from metrics import psnr, ssim
@@ -65,6 +66,22 @@ def test_a_folder_without_lr_gets_matlab_bicubic_lr(photo_folder):
     np.testing.assert_array_equal(image.hr, hr)
     np.testing.assert_array_equal(image.lr, bicubic_downscale(hr))
     assert not image.official_lr
+
+
+def test_a_stop_request_ends_the_benchmark_between_images(photo_folder, monkeypatch):
+    (dataset,) = evaluation.resolve_datasets([str(photo_folder)])
+    original, calls = evaluation.super_resolve, []
+
+    def super_resolve(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            stop.request()  # as Ctrl-C or SIGTERM would, during the second image
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(evaluation, "super_resolve", super_resolve)
+    with stop.watching(), pytest.raises(KeyboardInterrupt):
+        evaluation.evaluate([evaluation.bicubic_method()], [dataset], progress=False)
+    assert len(calls) == 2 < len(dataset.images)  # the second image finished, no third began
 
 
 def test_an_lr_file_of_the_wrong_size_and_a_tiny_image_are_refused(tmp_path):
