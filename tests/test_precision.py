@@ -11,6 +11,7 @@ from models.gan import build_gan, compile_discriminator
 from models.generator import build_generator
 from models.precision import choose_precision, cpu_flags, dtype_policy, float32_copy
 from tests.test_loop import assert_d_learns_and_is_frozen_in_g_step, read_history, tiny_config
+from training import checkpoints
 from training.loop import Networks, train
 
 AVX2_ONLY = {"sse4_2", "avx", "avx2", "fma"}
@@ -103,3 +104,29 @@ def test_auto_is_resolved_when_the_run_starts(photo_folder, tmp_path):
     result = train(config, run_dir=tmp_path / "run", progress=False)
     written = json.loads((result.run_dir / "config.json").read_text())["precision"]
     assert written == choose_precision("auto")
+
+
+def test_a_resumed_mixed_gan_run_with_cosine_equals_an_uninterrupted_one(photo_folder, tmp_path):
+    """Mixed bf16 checkpoints hold float32 copies without optimiser state; resuming must still
+    give back every weight and optimiser variable (G's, D's) bit for bit."""
+    cosine = {"schedule": "cosine", "warmup_steps": 2, "min_learning_rate": 1e-5}
+    config = tiny_config(photo_folder, tmp_path, precision="bfloat16", **cosine)
+    straight = train(config, run_dir=tmp_path / "straight", progress=False)
+    first = tiny_config(photo_folder, tmp_path, precision="bfloat16", **{**cosine, "epochs": 1})
+    train(first, run_dir=tmp_path / "resumed", progress=False)
+    resumed = train(config, run_dir=tmp_path / "resumed", resume=True, progress=False)
+    assert resumed.step == straight.step == 6
+    a = checkpoints.latest_checkpoint(straight.run_dir)
+    b = checkpoints.latest_checkpoint(resumed.run_dir)
+    for name in ("generator", "discriminator"):
+        wa = keras.models.load_model(a / f"{name}.keras").weights
+        wb = keras.models.load_model(b / f"{name}.keras").weights
+        for x, y in zip(wa, wb, strict=True):
+            np.testing.assert_array_equal(
+                keras.ops.convert_to_numpy(x), keras.ops.convert_to_numpy(y), err_msg=x.path
+            )
+    _, opt_a = checkpoints.read_checkpoint(a)
+    _, opt_b = checkpoints.read_checkpoint(b)
+    for name in opt_a:
+        for key in opt_a[name]:
+            np.testing.assert_array_equal(opt_a[name][key], opt_b[name][key])

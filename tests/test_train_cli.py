@@ -105,14 +105,11 @@ def test_summary_prints_the_three_models(capsys):
 
 
 def training_args(photo_folder, tmp_path, run_dir, epochs):
-    # Float32: a resumed mixed-bfloat16 run (auto on a CPU with native bf16) is not yet exact.
     return tiny_args(
         photo_folder,
         tmp_path,
         "--stage",
         "pretrain",
-        "--precision",
-        "float32",
         "--steps-per-epoch",
         "2",
         "--epochs",

@@ -332,12 +332,14 @@ class Trainer:
         if latest is None:
             raise UserError(f"nothing to resume in {self.run_dir}: it has no complete checkpoint")
         state, optimizer_arrays = checkpoints.read_checkpoint(latest)
-        # Optimisers first: a compiled model's .keras file also carries its optimiser, which
-        # load_weights can only fill once the optimiser is built.
-        for name, (optimizer, variables) in self.networks.optimizers().items():
-            checkpoints.restore_optimizer(optimizer, variables, optimizer_arrays[name])
+        # Weights first, optimisers last, from optimizers.npz. A float32 run's .keras files
+        # also carry an optimiser, which load_weights skips while the optimiser is unbuilt; a
+        # mixed-precision run's hold float32 copies without one, and loading those into a
+        # model whose optimiser is already built resets that optimiser's state.
         for name, model in self.networks.models_to_save().items():
             model.load_weights(latest / f"{name}.keras")
+        for name, (optimizer, variables) in self.networks.optimizers().items():
+            checkpoints.restore_optimizer(optimizer, variables, optimizer_arrays[name])
         self.step = int(state["step"])
         self.best_psnr = state.get("best_psnr_y")
         self.last_checkpoint = latest
