@@ -13,6 +13,8 @@ signal counts as hung and is killed.
 """
 
 import argparse
+import csv
+import itertools
 import os
 import random
 import signal
@@ -56,6 +58,21 @@ def checkpoint_loads(run_dir):
         reason = str(error).splitlines()[0][:200] if str(error) else ""
         return None, f"{latest.name} does not load: {type(error).__name__}: {reason}"
     return int(state["step"]), None
+
+
+def step_and_checkpoint_seconds(history_csv, steps_per_epoch=2):
+    """(median seconds of a plain step, median of a step that followed a checkpoint) from a
+    run's history: the latter is one step plus one checkpoint (validation and save), the time
+    a stop may take by the issue's bound."""
+    with open(history_csv, newline="") as handle:
+        rows = [(int(r["step"]), float(r["seconds"])) for r in csv.DictReader(handle)]
+    plain, after_checkpoint = [], []
+    for (_, before), (step, seconds) in itertools.pairwise(rows):
+        gaps = after_checkpoint if step % steps_per_epoch == 0 else plain
+        gaps.append(seconds - before)
+    if not plain or not after_checkpoint:
+        return None, None
+    return statistics.median(plain), statistics.median(after_checkpoint)
 
 
 def one_run(args, index, rng, folder):
@@ -112,6 +129,7 @@ def one_run(args, index, rng, folder):
     seconds = time.monotonic() - sent
     step, why = checkpoint_loads(run_dir)
     clean = not hung and process.returncode == 130 and why is None
+    plain, bound = step_and_checkpoint_seconds(history)
     return {
         "index": index,
         "delay": delay,
@@ -121,6 +139,8 @@ def one_run(args, index, rng, folder):
         "step": step,
         "why": why or ("" if clean else err.strip().splitlines()[-1:]),
         "clean": clean,
+        "step_seconds": plain,
+        "bound": bound,
     }
 
 
@@ -148,9 +168,12 @@ def main():
             if "error" in result:
                 print(f"run {index:2d}: {result['error']}")
                 continue
+            bound = result["bound"]
+            within = "?" if bound is None else f"{result['seconds'] / bound:.2f}x"
             print(
                 f"run {index:2d}: signal {result['delay']:5.2f} s in ({result['phase']:6s}) "
-                f"rc {result['rc']}, exited {result['seconds']:5.2f} s after it, "
+                f"rc {result['rc']}, exited {result['seconds']:5.2f} s after it "
+                f"({within} a step + checkpoint), "
                 f"checkpoint step {result['step']} {'clean' if result['clean'] else 'NOT CLEAN'} "
                 f"{result['why'] or ''}".rstrip()
             )
@@ -161,6 +184,16 @@ def main():
         print(
             f"exit after SIGTERM: median {statistics.median(timed):.2f} s, "
             f"max {max(timed):.2f} s, min {min(timed):.2f} s"
+        )
+    ratios = [r["seconds"] / r["bound"] for r in results if r.get("bound")]
+    if ratios:
+        steps = [r["step_seconds"] for r in results if r.get("step_seconds")]
+        bounds = [r["bound"] for r in results if r.get("bound")]
+        print(
+            f"one step {statistics.median(steps):.2f} s, one step + checkpoint "
+            f"{statistics.median(bounds):.2f} s (medians over the runs' history.csv); exit time / "
+            f"that: median {statistics.median(ratios):.2f}, max {max(ratios):.2f}; "
+            f"{sum(r <= 1 for r in ratios)}/{len(ratios)} within it"
         )
     return 0 if clean == len(results) else 1
 
