@@ -94,6 +94,7 @@ def test_a_tiny_model_trains_in_low_precision_and_saves_float32(photo_folder, tm
     saved = keras.models.load_model(result.run_dir / "generator.keras")
     assert {w.dtype for w in saved.weights} == {"float32"}
     assert layer_policies(saved) == {"float32"}
+    assert getattr(saved, "optimizer", None) is None  # its state is in optimizers.npz
     lr = np.random.default_rng(0).uniform(0, 1, (1, 8, 8, 3)).astype("float32")
     assert saved.predict_on_batch(lr).dtype == np.float32
 
