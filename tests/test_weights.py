@@ -1,0 +1,125 @@
+"""The shipped generators in weights/ and their model cards.
+
+A card is a promise to its reader: these commands made this file, and evaluate.py prints these
+figures for it. Both halves are checked here, so a card cannot drift from its weights.
+"""
+
+import json
+import os
+import re
+import shlex
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import evaluation
+import inference
+import train
+from training.config import Config
+
+WEIGHTS = inference.REPO_ROOT / "weights"
+SHIPPED = [path for path in inference.DEFAULT_WEIGHTS.values() if path.is_file()]
+SHARED_DATASETS = (
+    Path(os.environ.get("SRGAN_SHARED_DIR", inference.REPO_ROOT.parent / "shared")) / "datasets"
+)
+
+
+def card_of(weights: Path) -> Path:
+    return weights.with_suffix(".md")
+
+
+def fenced_blocks(text: str, language: str) -> list[str]:
+    return re.findall(rf"^```{language}\n(.*?)^```", text, flags=re.S | re.M)
+
+
+def train_commands(text: str) -> list[list[str]]:
+    """Every ``python train.py ...`` command of the card's bash blocks, as argv."""
+    commands = []
+    for block in fenced_blocks(text, "bash"):
+        for line in block.replace("\\\n", " ").splitlines():
+            words = shlex.split(line, comments=True)
+            if words[:2] == ["python", "train.py"]:
+                commands.append(words[2:])
+    return commands
+
+
+def config_of_commands(commands: list[list[str]]) -> Config:
+    """What the card's last run resolves to, as train.py itself would resolve it: a fresh run
+    (which may start from an earlier run's generator), then any ``--resume`` of it (which may
+    only change ``--epochs``). The files a command reads need not exist here."""
+    config = None
+    for argv in commands:
+        args = train.build_parser().parse_args(argv)
+        if args.resume:
+            assert config is not None, "a card's --resume needs a run before it"
+            run_dir = args.resume if isinstance(args.resume, str) else args.run_dir
+            assert run_dir == config.run_dir, "the card resumes another run than it made"
+            if args.epochs is not None:
+                config.epochs = args.epochs
+        else:
+            config = train.config_from_args(args, argv, check_paths=False)
+    assert config is not None, "the card has no train.py command"
+    return config
+
+
+def card_figures(text: str, label: str) -> dict[str, tuple[float, float]]:
+    """``{dataset: (psnr_y, ssim_y)}`` from the evaluate.py table pasted into the card."""
+    header = next(line for line in text.splitlines() if line.startswith("| Method |"))
+    datasets = [cell.split()[0] for cell in header.strip("|").split("|")[1:]]
+    row = next(line for line in text.splitlines() if line.startswith(f"| {label} |"))
+    cells = [cell.strip() for cell in row.strip("|").split("|")[1:]]
+    return {
+        name: tuple(float(value) for value in cell.split(" / "))
+        for name, cell in zip(datasets, cells, strict=True)
+    }
+
+
+def test_the_srresnet_ships_with_a_card():
+    assert inference.DEFAULT_WEIGHTS["srresnet"] in SHIPPED
+    assert inference.resolve_weights(None) == SHIPPED[0]
+
+
+def test_every_card_has_its_weights_and_every_weights_file_its_card():
+    cards = {path.with_suffix(".keras") for path in WEIGHTS.glob("*.md")}
+    assert cards == set(WEIGHTS.glob("*.keras"))
+
+
+@pytest.mark.parametrize("weights", SHIPPED, ids=lambda path: path.name)
+def test_card_config_is_what_its_commands_resolve_to(weights):
+    text = card_of(weights).read_text()
+    (config_block,) = fenced_blocks(text, "json")
+    card_config = Config.from_json(config_block)
+    assert json.loads(config_block) == json.loads(card_config.to_json()), "unknown card fields"
+    assert config_of_commands(train_commands(text)) == card_config
+
+
+@pytest.mark.parametrize("weights", SHIPPED, ids=lambda path: path.name)
+def test_shipped_weights_are_a_float32_generator_of_the_cards_network(weights):
+    config = Config.from_json(fenced_blocks(card_of(weights).read_text(), "json")[0])
+    generator = inference.load_generator(weights)
+    assert {variable.dtype for variable in generator.weights} == {"float32"}
+    assert weights.stat().st_size < 10 * 2**20, "a generator is a few MB; no optimiser state"
+    residual_adds = [layer for layer in generator.layers if type(layer).__name__ == "Add"]
+    assert len(residual_adds) == config.blocks + 1  # one per block, plus the long skip
+    shuffles = [layer for layer in generator.layers if type(layer).__name__ == "PixelShuffle"]
+    assert len(shuffles) == (2 if config.upsample == "pixelshuffle" else 0)
+    lr = np.random.default_rng(0).uniform(-1, 1, (1, 12, 10, 3)).astype("float32")
+    sr = generator.predict_on_batch(lr)
+    assert sr.shape == (1, 48, 40, 3)
+    assert np.isfinite(sr).all() and np.abs(sr).max() <= 1
+
+
+@pytest.mark.skipif(not SHARED_DATASETS.is_dir(), reason="needs ../shared/datasets")
+@pytest.mark.parametrize("weights", SHIPPED, ids=lambda path: path.name)
+def test_card_figures_are_what_evaluate_prints(weights):
+    printed = card_figures(card_of(weights).read_text(), weights.stem)
+    assert {"Set5", "Set14"} <= set(printed)
+    datasets = evaluation.resolve_datasets(list(printed), SHARED_DATASETS)
+    method = evaluation.load_method(weights)
+    result = evaluation.evaluate([method], datasets, progress=False)
+    for name, (psnr_y, ssim_y) in printed.items():
+        rows = [row for row in result.per_image if row["dataset"] == name]
+        # The table's figure is the mean over the dataset's images, rounded as printed.
+        assert np.mean([row["psnr_y"] for row in rows]) == pytest.approx(psnr_y, abs=0.006)
+        assert np.mean([row["ssim_y"] for row in rows]) == pytest.approx(ssim_y, abs=6e-5)
