@@ -205,16 +205,17 @@ def test_resume_after_an_interruption_matches_an_uninterrupted_run(photo_folder,
     assert [r["g_total"] for r in history] == [r["g_total"] for r in read_history(straight.run_dir)]
 
 
-def assert_same_final_state(run_a, run_b):
-    """Same generator weights and optimiser state in the two runs' latest checkpoints."""
+def assert_same_final_state(run_a, run_b, models=("generator",)):
+    """Same weights of ``models`` and optimiser state in the two runs' latest checkpoints."""
     latest_a, latest_b = checkpoints.latest_checkpoint(run_a), checkpoints.latest_checkpoint(run_b)
     assert latest_a.name == latest_b.name
-    a = keras.models.load_model(latest_a / "generator.keras")
-    b = keras.models.load_model(latest_b / "generator.keras")
-    for wa, wb in zip(a.weights, b.weights, strict=True):
-        np.testing.assert_array_equal(
-            keras.ops.convert_to_numpy(wa), keras.ops.convert_to_numpy(wb), err_msg=wa.path
-        )
+    for name in models:
+        a = keras.models.load_model(latest_a / f"{name}.keras")
+        b = keras.models.load_model(latest_b / f"{name}.keras")
+        for wa, wb in zip(a.weights, b.weights, strict=True):
+            np.testing.assert_array_equal(
+                keras.ops.convert_to_numpy(wa), keras.ops.convert_to_numpy(wb), err_msg=wa.path
+            )
     _, opt_a = checkpoints.read_checkpoint(latest_a)
     _, opt_b = checkpoints.read_checkpoint(latest_b)
     for name in opt_a:

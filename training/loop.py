@@ -246,6 +246,7 @@ class Trainer:
         self.progress_enabled = progress
         self.on_step = on_step
         self.step = 0
+        self._rate = None  # the learning rate last assigned (none yet: a resume restores one)
         self.best_psnr = None
         self.last_checkpoint = None
         # The cheap checks first, so a typo fails in a second and writes nothing.
@@ -332,10 +333,10 @@ class Trainer:
         if latest is None:
             raise UserError(f"nothing to resume in {self.run_dir}: it has no complete checkpoint")
         state, optimizer_arrays = checkpoints.read_checkpoint(latest)
-        # Weights first, optimisers last, from optimizers.npz. A float32 run's .keras files
-        # also carry an optimiser, which load_weights skips while the optimiser is unbuilt; a
-        # mixed-precision run's hold float32 copies without one, and loading those into a
-        # model whose optimiser is already built resets that optimiser's state.
+        # Weights first, optimisers last, from optimizers.npz: loading a .keras file without
+        # an optimiser (what float32_copy saves) into a model whose optimiser is already built
+        # resets that optimiser's state. Older checkpoints' files carry one, which load_weights
+        # skips while the optimiser is unbuilt.
         for name, model in self.networks.models_to_save().items():
             model.load_weights(latest / f"{name}.keras")
         for name, (optimizer, variables) in self.networks.optimizers().items():
@@ -347,10 +348,14 @@ class Trainer:
 
     # -- the loop -------------------------------------------------------------------------
     def _set_learning_rate(self, step):
+        """Called every step; assigns only when the rate changes, so a constant schedule costs
+        one comparison, not a read of each optimiser's variable."""
         rate = learning_rate_at(self.config, step, self.total_steps)
+        if rate == self._rate:
+            return
         for optimizer, _ in self.networks.optimizers().values():
-            if not math.isclose(float(optimizer.learning_rate), rate):
-                optimizer.learning_rate.assign(rate)
+            optimizer.learning_rate.assign(rate)
+        self._rate = rate
 
     def train(self):
         config = self.config
