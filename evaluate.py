@@ -1,18 +1,37 @@
 """Score models on the SR benchmarks: ``python evaluate.py runs/a runs/b --datasets Set5 Set14``.
 
-A thin CLI over ``evaluation``. It prints the paper's table (bicubic first, then each model,
-PSNR / SSIM on the Y channel per dataset) and, with ``--report-table``, the student report's
-table read from training runs. With no model it prints the bicubic baseline, which needs no
-TensorFlow and takes a few seconds for Set5 and Set14.
+A thin CLI over the ``evaluation`` package. It prints the paper's table (bicubic first, then
+each model, PSNR / SSIM on the Y channel per dataset) and, with ``--report-table``, the student
+report's table read from training runs. With no model it prints the bicubic baseline, which
+needs no TensorFlow and takes a few seconds for Set5 and Set14.
 """
 
 import argparse
 import sys
 from pathlib import Path
 
-import cli
-import evaluation
-from errors import UserError
+from evaluation.benchmark import (
+    DEFAULT_DATASETS,
+    SCALE,
+    evaluate,
+    load_methods,
+    resolve_datasets,
+    split_model_spec,
+)
+from evaluation.figures import comparison_figure, save_figure
+from evaluation.runs import read_run, report_rows, score_checkpoints
+from evaluation.tables import (
+    REPORT_NOTE,
+    benchmark_table,
+    describe_lr,
+    json_document,
+    report_table,
+    sibling,
+    write_csv,
+    write_json,
+)
+from runtime import cli
+from runtime.errors import UserError
 
 
 def crop_argument(text):
@@ -43,7 +62,7 @@ def build_parser():
         nargs="+",
         metavar="NAME",
         help="Set5, Set14, BSD100, Urban100, DIV2K (its validation set), sample, or folders "
-        f"(default: {' '.join(evaluation.DEFAULT_DATASETS)}; with --report-table alone: none)",
+        f"(default: {' '.join(DEFAULT_DATASETS)}; with --report-table alone: none)",
     )
     arg("--data-dir", help="where the datasets lie (default: datasets/ or $SRGAN_DATA_DIR)")
     arg("--rgb", action="store_true", help="also report PSNR on RGB, as the student report did")
@@ -100,20 +119,20 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     check_outputs(args)
     run_benchmark = not args.report_table or bool(args.datasets)
-    dataset_names = args.datasets or list(evaluation.DEFAULT_DATASETS)
+    dataset_names = args.datasets or list(DEFAULT_DATASETS)
 
     runs = None
     if args.report_table:
-        runs = [evaluation.read_run(evaluation.split_model_spec(m)[1]) for m in args.models]
+        runs = [read_run(split_model_spec(m)[1]) for m in args.models]
     needs_data = run_benchmark or args.report_checkpoints
-    datasets = evaluation.resolve_datasets(dataset_names, args.data_dir) if needs_data else []
+    datasets = resolve_datasets(dataset_names, args.data_dir) if needs_data else []
 
     result = None
     if run_benchmark:
         if args.models:
             cli.import_keras_quietly()
-        methods = evaluation.load_methods(args.models)
-        result = evaluation.evaluate(
+        methods = load_methods(args.models)
+        result = evaluate(
             methods,
             datasets,
             rgb=args.rgb,
@@ -124,48 +143,44 @@ def main(argv=None):
             progress=args.progress,
         )
         print(
-            f"x{evaluation.SCALE} super-resolution: PSNR (dB) / SSIM on the Y channel (BT.601), "
+            f"x{SCALE} super-resolution: PSNR (dB) / SSIM on the Y channel (BT.601), "
             "4-pixel border shaved"
         )
-        print(f"({evaluation.describe_lr(datasets)})")
+        print(f"({describe_lr(datasets)})")
         print()
-        print(evaluation.benchmark_table(result, paper=args.paper))
+        print(benchmark_table(result, paper=args.paper))
 
     report = None
     if runs is not None:
-        report = evaluation.report_rows(runs)
+        report = report_rows(runs)
         columns = []
         if args.report_checkpoints:
             cli.import_keras_quietly()
-            evaluation.score_checkpoints(
-                runs, report, datasets, tile=args.tile, progress=args.progress
-            )
+            score_checkpoints(runs, report, datasets, tile=args.tile, progress=args.progress)
             columns = [dataset.name for dataset in datasets]
         if result is not None:
             print()
-        print(f"Training runs: {evaluation.REPORT_NOTE}.")
+        print(f"Training runs: {REPORT_NOTE}.")
         if columns:
             print(f"Benchmark columns: checkpoints still on disk, scored on {', '.join(columns)}.")
         print()
-        print(evaluation.report_table(report, columns))
+        print(report_table(report, columns))
 
     written = []
     if args.figure and result is not None:
         written.append(
-            evaluation.save_figure(
-                evaluation.comparison_figure(result.figure, crop=args.figure_crop), args.figure
-            )
+            save_figure(comparison_figure(result.figure, crop=args.figure_crop), args.figure)
         )
     if args.csv:
         if result is not None:
-            written.append(evaluation.write_csv(args.csv, result.summary()))
-            per_image = evaluation.sibling(args.csv, "per_image")
-            written.append(evaluation.write_csv(per_image, result.per_image))
+            written.append(write_csv(args.csv, result.summary()))
+            per_image = sibling(args.csv, "per_image")
+            written.append(write_csv(per_image, result.per_image))
         if report is not None:
-            path = evaluation.sibling(args.csv, "report") if result is not None else args.csv
-            written.append(evaluation.write_csv(path, report))
+            path = sibling(args.csv, "report") if result is not None else args.csv
+            written.append(write_csv(path, report))
     if args.json:
-        written.append(evaluation.write_json(args.json, evaluation.json_document(result, report)))
+        written.append(write_json(args.json, json_document(result, report)))
     if args.save_images and result is not None:
         written.append(Path(args.save_images))
     if written:

@@ -8,9 +8,9 @@ import argparse
 import sys
 from pathlib import Path
 
-import cli
-from errors import UserError
 from models.precision import PRECISIONS
+from runtime import cli
+from runtime.errors import UserError
 from training.config import CONTENT_LOSSES, PAIR_MODES, PRESETS, STAGES, Config, resolve_config
 from training.schedules import SCHEDULES
 
@@ -130,7 +130,7 @@ def resumed_config(args):
 
 
 def print_summaries(config):
-    from training.loop import build_networks
+    from training.networks import build_networks
 
     networks = build_networks(config)
     for model in (networks.generator, networks.discriminator, networks.gan):

@@ -1,9 +1,9 @@
 """Upscale images 4x: ``python upscale.py photo.jpg holidays/ -o out/``.
 
-A thin CLI over ``inference``. It takes files and folders, names outputs predictably
-(``<stem>_x4.png``), never overwrites an input and never an existing output unless asked, and
-keeps going past a bad file: each one gets one ``error:`` line, and the exit code says at the
-end whether any failed (1) or nothing could start (2).
+A thin CLI over the ``inference`` package. It takes files and folders, names outputs
+predictably (``<stem>_x4.png``), never overwrites an input and never an existing output unless
+asked, and keeps going past a bad file: each one gets one ``error:`` line, and the exit code
+says at the end whether any failed (1) or nothing could start (2).
 """
 
 import argparse
@@ -12,10 +12,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-import cli
-import inference
-import stop
-from errors import UserError
+from inference.tiling import DEFAULT_TILE_PAD, upscale
+from inference.weights import load_generator, resolve_weights
+from runtime import cli, stop
+from runtime.errors import UserError
 
 FORMATS = ("png", "jpg", "webp", "tif", "bmp")
 
@@ -45,7 +45,7 @@ def build_parser():
     arg(
         "--tile-pad",
         type=int,
-        default=inference.DEFAULT_TILE_PAD,
+        default=DEFAULT_TILE_PAD,
         help="LR pixels of real context around each tile (default: %(default)s, the "
         "generator's whole receptive field, so tiles leave no seams)",
     )
@@ -168,7 +168,7 @@ class Upscaler:
             self.skipped += 1
             return
         destination.parent.mkdir(parents=True, exist_ok=True)
-        result = inference.upscale(
+        result = upscale(
             pixels,
             self.generator,
             tile=self.args.tile,
@@ -189,7 +189,7 @@ def main(argv=None):
 
     from data.images import IMAGE_SUFFIXES
 
-    weights = inference.resolve_weights(args.weights)
+    weights = resolve_weights(args.weights)
     output = Path(args.output)
     jobs, errors = collect_inputs(args.inputs, args.recursive)
     single = (
@@ -203,7 +203,7 @@ def main(argv=None):
             f"{output}: cannot write {output.suffix}; use one of {', '.join(IMAGE_SUFFIXES)}"
         )
     prepare_folder(output.parent if single else output)
-    generator = inference.load_generator(weights)
+    generator = load_generator(weights)
 
     from tqdm import tqdm
 

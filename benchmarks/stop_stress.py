@@ -46,7 +46,7 @@ def checkpoint_loads(run_dir):
         return None, "no checkpoint"
     try:
         state, _ = checkpoints.read_checkpoint(latest)
-        import cli
+        from runtime import cli
 
         cli.import_keras_quietly()
         import keras

@@ -31,7 +31,8 @@ import numpy as np
 
 from models.precision import choose_precision, cpu_flags
 from training.config import resolve_config
-from training.loop import build_networks, gan_step, pretrain_step, real_labels, train
+from training.loop import gan_step, pretrain_step, real_labels, train
+from training.networks import build_networks
 
 WARMUP = 3
 

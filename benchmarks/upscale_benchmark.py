@@ -1,4 +1,4 @@
-"""Speed and peak memory of inference.upscale with the full-size (16-block) generator.
+"""Speed and peak memory of inference.tiling.upscale with the full-size (16-block) generator.
 
 The issue's targets: a 1000x1000 input (4000x4000 out) peaks under 2 GB, at no less than 0.9x
 the output megapixels/s of an untiled run of a 256x256 input. Each case runs in a fresh
@@ -17,8 +17,8 @@ CPU seconds are printed beside wall seconds: on a shared machine wall time swing
 between identical runs, CPU time much less.
 
 Weights are random: speed and memory do not depend on them. ``--pad-sweep`` measures how far
-the random generator's influence reaches; ``inference.DEFAULT_TILE_PAD`` says why the default
-is the exact receptive field rather than that.
+the random generator's influence reaches; ``inference.tiling.DEFAULT_TILE_PAD`` says why the
+default is the exact receptive field rather than that.
 """
 
 import argparse
@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")  # as upscale.py, through cli.py
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")  # as upscale.py, through runtime/cli.py
 os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")  # as upscale.py: cli.run_one_op_at_a_time
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -84,7 +84,7 @@ def child(size, tile, tile_pad, runs):
     """One case in this process: JSON on stdout."""
     import keras
 
-    import inference
+    from inference import tiling
     from models.generator import build_generator
 
     keras.utils.set_random_seed(0)
@@ -99,12 +99,12 @@ def child(size, tile, tile_pad, runs):
         # for at least WARM_SECONDS (see there).
         started, cpu_started, count = time.perf_counter(), cpu_time(), 0
         while not count or (index and time.perf_counter() - started < WARM_SECONDS):
-            out = inference.upscale(image, generator, **options)
+            out = tiling.upscale(image, generator, **options)
             count += 1
         seconds.append((time.perf_counter() - started) / count)
         cpu_seconds.append((cpu_time() - cpu_started) / count)
     megapixels = out.shape[0] * out.shape[1] / 1e6
-    chosen = inference.auto_tile(size, size) if tile == "auto" else int(tile)
+    chosen = tiling.auto_tile(size, size) if tile == "auto" else int(tile)
     print(
         json.dumps(
             {
@@ -171,10 +171,10 @@ def report(results):
 
 def computed_share(size, tile):
     """LR pixels the body and the tail compute for a size x size image, per image pixel."""
-    import inference
+    from inference import tiling
 
-    # 3: the LR pixels of context the 16-block generator's tail needs (inference._Split).
-    plan = inference._two_stage_plan(size, size, tile, inference.DEFAULT_TILE_PAD, 3)
+    # 3: the LR pixels of context the 16-block generator's tail needs (inference.split.Split).
+    plan = tiling._two_stage_plan(size, size, tile, tiling.DEFAULT_TILE_PAD, 3)
     body = sum((r[3] - r[2]) * (c[3] - c[2]) for _, (r, c), _ in plan)
     tail = sum((r[3] - r[2]) * (c[3] - c[2]) for _, _, tiles in plan for r, c in tiles)
     return body / size**2, tail / size**2
@@ -191,7 +191,7 @@ def side_by_side(rounds, tile_pad):
     """
     import keras
 
-    import inference
+    from inference import tiling
     from models.generator import build_generator
 
     keras.utils.set_random_seed(0)
@@ -203,7 +203,7 @@ def side_by_side(rounds, tile_pad):
         """(output megapixels, seconds) of ``runs`` calls."""
         started = time.perf_counter()
         for _ in range(runs):
-            out = inference.upscale(image, generator, tile=tile, **options)
+            out = tiling.upscale(image, generator, tile=tile, **options)
         return runs * out.shape[0] * out.shape[1] / 1e6, time.perf_counter() - started
 
     timed(small, 0), timed(large, None)  # trace both first
@@ -238,10 +238,10 @@ def pad_sweep(size, tile, pads, seeds):
     """
     import keras
 
-    import inference
+    from inference import tiling
     from models.generator import build_generator
 
-    inference._split = lambda generator, scale: None
+    tiling.split_generator = lambda generator, scale: None
     image = test_image(size)
     print(f"{size}x{size} LR, tile {tile}, one-stage; max |tiled - untiled| in grey levels")
     print("pad  " + "  ".join(f"seed {seed}" for seed in seeds))
@@ -249,9 +249,9 @@ def pad_sweep(size, tile, pads, seeds):
     for seed in seeds:
         keras.utils.set_random_seed(seed)
         generator = build_generator()
-        reference = inference.upscale(image, generator, tile=0).astype(int)
+        reference = tiling.upscale(image, generator, tile=0).astype(int)
         for pad in pads:
-            tiled = inference.upscale(image, generator, tile=tile, tile_pad=pad).astype(int)
+            tiled = tiling.upscale(image, generator, tile=tile, tile_pad=pad).astype(int)
             rows[pad].append(int(np.abs(tiled - reference).max()))
     for pad, diffs in rows.items():
         print(f"{pad:>3}  " + "  ".join(f"{d:>6}" for d in diffs))
@@ -265,7 +265,7 @@ def main():
         default=DEFAULT_CASES,
         help="SIZE:TILE, TILE a number, 0 (untiled) or auto",
     )
-    parser.add_argument("--tile-pad", type=int, help="default: inference.DEFAULT_TILE_PAD")
+    parser.add_argument("--tile-pad", type=int, help="default: inference.tiling.DEFAULT_TILE_PAD")
     parser.add_argument("--runs", type=int, default=2, help="first run + warm figures per process")
     parser.add_argument(
         "--rounds",

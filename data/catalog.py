@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from data.images import IMAGE_SUFFIXES, list_images
-from errors import UserError
+from runtime.errors import UserError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA_DIR = Path(os.environ.get("SRGAN_DATA_DIR") or REPO_ROOT / "datasets").expanduser()

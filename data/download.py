@@ -51,7 +51,7 @@ from data.catalog import (
 )
 from data.catalog import data_dir as resolve_data_dir
 from data.images import IMAGE_SUFFIXES, list_images
-from errors import UserError
+from runtime.errors import UserError
 
 MIRROR_ENV = "SRGAN_MIRROR"
 ARCHIVES = "archives"

@@ -26,8 +26,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
-import atomic
-from errors import UserError
+from runtime import atomic
+from runtime.errors import UserError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 DEFAULT_MAX_PIXELS = 100_000_000

@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-import atomic
 from data.images import ImageError, bicubic_downscale, imresize, modcrop, read_rgb
-from errors import UserError
+from runtime import atomic
+from runtime.errors import UserError
 
 SCALE = 4
 CACHE_VERSION = 1

@@ -17,7 +17,7 @@ import contextlib
 from pathlib import Path
 
 # keras is imported inside the functions: train.py and training/config.py read PRECISIONS
-# before cli.py has set up TensorFlow's environment, which must come before its import.
+# before runtime/cli.py has set up TensorFlow's environment, which must come before its import.
 
 PRECISIONS = ("auto", "float32", "bfloat16", "float16")
 POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}

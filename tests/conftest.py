@@ -27,12 +27,32 @@ def shared_datasets():
     return path
 
 
+@pytest.fixture(scope="module")
+def benchmark(shared_datasets):
+    """Bicubic on Set5 and Set14: numpy only, about a second."""
+    from evaluation.benchmark import bicubic_method, evaluate, resolve_datasets
+
+    datasets = resolve_datasets(["Set5", "Set14"], shared_datasets)
+    return evaluate([bicubic_method()], datasets, progress=False)
+
+
 @pytest.fixture(scope="session")
 def vgg_weights():
     path = shared_dir() / "weights" / "vgg19" / "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
     if not path.is_file():
         pytest.skip(f"{path} is absent")
     return path
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    """An untrained 1-block generator (seed 1): tiling and loading tests share it."""
+    import keras
+
+    from models.generator import build_generator
+
+    keras.utils.set_random_seed(1)
+    return build_generator(blocks=1)
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,6 @@
 import pytest
 
-import atomic
+from runtime import atomic
 
 
 def test_write_bytes_replaces_and_leaves_nothing_behind(tmp_path):

@@ -19,7 +19,7 @@ from data.catalog import (
     resolve_benchmark,
     resolve_training_set,
 )
-from errors import UserError
+from runtime.errors import UserError
 
 
 def _png_bytes() -> bytes:

@@ -5,9 +5,9 @@ import keras
 import numpy as np
 import pytest
 
-from errors import UserError
 from models.gan import compile_generator
 from models.generator import build_generator
+from runtime.errors import UserError
 from training import checkpoints
 
 

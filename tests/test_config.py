@@ -1,6 +1,6 @@
 import pytest
 
-from errors import UserError
+from runtime.errors import UserError
 from training.config import PRESETS, Config, resolve_config
 
 

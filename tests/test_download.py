@@ -30,7 +30,7 @@ from data.download import (
     main,
     mirror_url,
 )
-from errors import UserError
+from runtime.errors import UserError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PAYLOAD = os.urandom(300_000)

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import cli
 import evaluate
 from data.images import write_image
+from runtime import cli
 from training.config import resolve_config
 from training.loop import train
 

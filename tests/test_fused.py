@@ -98,10 +98,10 @@ def test_pairs_that_do_not_fold_are_left_as_they_are(case):
 
 
 def test_inference_runs_the_fused_body():
-    import inference
+    from inference.split import split_generator
 
     keras.utils.set_random_seed(10)
     model = build_generator(blocks=1)
     trained_looking(model, seed=11)
-    body = inference._split(model, 4).body
+    body = split_generator(model, 4).body
     assert any(isinstance(layer, ConvBatchNorm) for layer in body.layers)

@@ -23,7 +23,7 @@ from data.images import (
     rgb_to_y,
     write_image,
 )
-from errors import UserError
+from runtime.errors import UserError
 
 RNG = np.random.default_rng(0)
 RGB = RNG.integers(0, 256, (10, 12, 3), dtype=np.uint8)

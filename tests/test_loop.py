@@ -6,21 +6,21 @@ import keras
 import numpy as np
 import pytest
 
-import stop
-from errors import UserError
 from models.discriminator import build_discriminator
 from models.gan import build_gan, compile_discriminator
 from models.generator import build_generator
+from runtime import stop
+from runtime.errors import UserError
 from training import checkpoints, loop
 from training.config import resolve_config
 from training.loop import (
     Interrupted,
-    Networks,
     TrainingDiverged,
     gan_step,
     real_labels,
     train,
 )
+from training.networks import Networks
 
 
 def weights_of(model):
@@ -349,14 +349,3 @@ def test_a_folder_of_every_bad_image_kind_trains_and_reports_what_it_skipped(
         assert f"{name}:" not in log, name
     state, _ = checkpoints.read_checkpoint(checkpoints.latest_checkpoint(result.run_dir))
     assert state["skipped_images"] == 4
-
-
-def test_predict_returns_numpy_results_for_any_batch():
-    from training.loop import predict
-
-    generator = build_generator(blocks=1)
-    image = np.random.default_rng(0).uniform(size=(1, 6, 7, 3)).astype("float32")
-    result = predict(generator, image)
-    assert isinstance(result, np.ndarray) and result.shape == (1, 24, 28, 3)
-    np.testing.assert_allclose(result, generator.predict_on_batch(image), atol=1e-5)
-    assert predict(generator, np.concatenate([image, image, image])).shape[0] == 3

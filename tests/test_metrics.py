@@ -5,7 +5,7 @@ import pytest
 from scipy.signal import convolve2d
 
 from data.images import bicubic_upscale, decode_image, list_images, modcrop, read_rgb, rgb_to_y
-from metrics import psnr, shave, ssim
+from evaluation.metrics import psnr, shave, ssim
 
 RNG = np.random.default_rng(0)
 IMAGE = RNG.integers(0, 256, (40, 48, 3), dtype=np.uint8)

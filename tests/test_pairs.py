@@ -10,7 +10,7 @@ from data.pairs import (
     sr_to_uint8,
     validation_pairs,
 )
-from errors import UserError
+from runtime.errors import UserError
 
 
 def test_model_ranges_round_trip():

@@ -16,7 +16,8 @@ from tests.test_loop import (
     read_history,
     tiny_config,
 )
-from training.loop import Networks, train
+from training.loop import train
+from training.networks import Networks
 
 AVX2_ONLY = {"sse4_2", "avx", "avx2", "fma"}
 ZEN5 = AVX2_ONLY | {"avx512f", "avx512bw", "avx512_bf16"}

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from errors import UserError
+from runtime.errors import UserError
 from tests.test_loop import tiny_config
 from training import checkpoints
 from training.config import Config, resolve_config

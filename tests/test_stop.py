@@ -1,4 +1,4 @@
-"""stop.py: signals become a flag checked between steps, a second one exits at once."""
+"""runtime/stop.py: signals become a flag checked between steps, a second one exits at once."""
 
 import os
 import signal
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-import stop
+from runtime import stop
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,7 +29,7 @@ def test_check_raises_a_keyboard_interrupt_only_after_a_request():
 WATCHER_SCRIPT = textwrap.dedent(
     """
     import os, signal, sys, threading, time
-    import stop
+    from runtime import stop
 
     blocked_in_worker = []
     with stop.watching():
@@ -105,7 +105,7 @@ def test_a_thread_started_before_the_watch_turns_a_signal_into_a_request_too():
     script = textwrap.dedent(
         """
         import signal, threading, time
-        import stop
+        from runtime import stop
 
         earlier = threading.Thread(target=time.sleep, args=(2,))
         earlier.start()

@@ -11,9 +11,9 @@ import keras
 import numpy as np
 import pytest
 
-import cli
 import train
 from models import vgg
+from runtime import cli
 from training import checkpoints
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -194,7 +194,8 @@ def test_a_signal_stops_in_seconds_and_resume_matches_an_uninterrupted_run(
 # test signals it there, deterministically, instead of racing a timer.
 STALLED_SAVE = """
 import sys, time
-import cli, train
+from runtime import cli
+import train
 
 marker, args = sys.argv[1], sys.argv[2:]
 calls = []
@@ -272,7 +273,7 @@ def test_kill_9_loses_at_most_the_work_since_the_last_checkpoint(photo_folder, t
 
 
 def test_the_real_command_prints_exactly_one_line_on_stderr():
-    """No TensorFlow start-up notices around the error (cli.py silences them)."""
+    """No TensorFlow start-up notices around the error (runtime/cli.py silences them)."""
     result = subprocess.run(
         [sys.executable, "train.py", "--dataset", "nope"],
         cwd=REPO_ROOT,

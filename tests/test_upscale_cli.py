@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import inference
+import inference.weights
 import upscale
 from data.images import decode_image
 from models.generator import build_generator
@@ -29,8 +29,10 @@ def weights(tmp_path_factory):
 @pytest.fixture(autouse=True)
 def no_shipped_weights(tmp_path, monkeypatch):
     """Whatever weights/ holds in this checkout, these tests see none."""
-    missing = {name: tmp_path / "none" / f"{name}.keras" for name in inference.DEFAULT_WEIGHTS}
-    monkeypatch.setattr(inference, "DEFAULT_WEIGHTS", missing)
+    missing = {
+        name: tmp_path / "none" / f"{name}.keras" for name in inference.weights.DEFAULT_WEIGHTS
+    }
+    monkeypatch.setattr(inference.weights, "DEFAULT_WEIGHTS", missing)
 
 
 def picture(shape, seed=0, dtype=np.uint8):

@@ -13,16 +13,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import evaluation
-import inference
 import train
+from evaluation.benchmark import evaluate, load_method, resolve_datasets
+from inference.weights import DEFAULT_WEIGHTS, REPO_ROOT, load_generator, resolve_weights
 from training.config import Config
 
-WEIGHTS = inference.REPO_ROOT / "weights"
-SHIPPED = [path for path in inference.DEFAULT_WEIGHTS.values() if path.is_file()]
-SHARED_DATASETS = (
-    Path(os.environ.get("SRGAN_SHARED_DIR", inference.REPO_ROOT.parent / "shared")) / "datasets"
-)
+WEIGHTS = REPO_ROOT / "weights"
+SHIPPED = [path for path in DEFAULT_WEIGHTS.values() if path.is_file()]
+SHARED_DATASETS = Path(os.environ.get("SRGAN_SHARED_DIR", REPO_ROOT.parent / "shared")) / "datasets"
 
 
 def card_of(weights: Path) -> Path:
@@ -76,8 +74,8 @@ def card_figures(text: str, label: str) -> dict[str, tuple[float, float]]:
 
 
 def test_the_srresnet_ships_with_a_card():
-    assert inference.DEFAULT_WEIGHTS["srresnet"] in SHIPPED
-    assert inference.resolve_weights(None) == SHIPPED[0]
+    assert DEFAULT_WEIGHTS["srresnet"] in SHIPPED
+    assert resolve_weights(None) == SHIPPED[0]
 
 
 def test_every_card_has_its_weights_and_every_weights_file_its_card():
@@ -97,7 +95,7 @@ def test_card_config_is_what_its_commands_resolve_to(weights):
 @pytest.mark.parametrize("weights", SHIPPED, ids=lambda path: path.name)
 def test_shipped_weights_are_a_float32_generator_of_the_cards_network(weights):
     config = Config.from_json(fenced_blocks(card_of(weights).read_text(), "json")[0])
-    generator = inference.load_generator(weights)
+    generator = load_generator(weights)
     assert {variable.dtype for variable in generator.weights} == {"float32"}
     assert weights.stat().st_size < 10 * 2**20, "a generator is a few MB; no optimiser state"
     residual_adds = [layer for layer in generator.layers if type(layer).__name__ == "Add"]
@@ -115,9 +113,9 @@ def test_shipped_weights_are_a_float32_generator_of_the_cards_network(weights):
 def test_card_figures_are_what_evaluate_prints(weights):
     printed = card_figures(card_of(weights).read_text(), weights.stem)
     assert {"Set5", "Set14"} <= set(printed)
-    datasets = evaluation.resolve_datasets(list(printed), SHARED_DATASETS)
-    method = evaluation.load_method(weights)
-    result = evaluation.evaluate([method], datasets, progress=False)
+    datasets = resolve_datasets(list(printed), SHARED_DATASETS)
+    method = load_method(weights)
+    result = evaluate([method], datasets, progress=False)
     for name, (psnr_y, ssim_y) in printed.items():
         rows = [row for row in result.per_image if row["dataset"] == name]
         # The table's figure is the mean over the dataset's images, rounded as printed.

@@ -1,1 +1,1 @@
-"""How a training run goes: presets, the two stages, checkpoints and logs."""
+"""How a training run goes: presets, networks, the two stages, validation, checkpoints, logs."""

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-import atomic
-from errors import UserError
+from runtime import atomic
+from runtime.errors import UserError
 
 LATEST = "latest"
 

@@ -10,8 +10,8 @@ import dataclasses
 import json
 from pathlib import Path
 
-from errors import UserError
 from models.precision import PRECISIONS
+from runtime.errors import UserError
 from training.schedules import SCHEDULES
 
 STAGES = ("pretrain", "gan")

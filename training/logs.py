@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-import atomic
 from data.images import write_image
+from runtime import atomic
 
 
 class CsvLog:

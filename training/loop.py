@@ -1,4 +1,4 @@
-"""The two training stages and validation.
+"""The two training stages, and the Trainer that runs one from its config to its checkpoints.
 
 - ``pretrain``: SRResNet, the generator alone with a pixel MSE (the paper's first stage).
 - ``gan``: alternating ``train_on_batch`` calls: the discriminator on real HR (label 1, with
@@ -10,7 +10,7 @@ discriminator's flag is set before each call (``models.gan.discriminator_trainab
 tests compare weights before and after each kind of step to prove D learns in its own step and
 stays frozen, BatchNorm statistics included, in the generator's.
 
-Ctrl-C and SIGTERM are stop requests (``stop.py``), checked between steps: the current step
+Ctrl-C and SIGTERM are stop requests (``runtime.stop``), checked between steps: the current step
 finishes, a checkpoint is written (without validation, so stopping takes seconds) unless one
 was just written, and ``Interrupted`` names it.
 """
@@ -24,26 +24,18 @@ from pathlib import Path
 import keras
 import numpy as np
 
-import atomic
-import stop
 from data.catalog import data_dir as resolve_data_dir
 from data.catalog import resolve_training_set
-from data.pairs import PairSource, Prefetcher, lr_to_model, sr_to_uint8, validation_pairs
-from errors import UserError
-from metrics import psnr, ssim
-from models.discriminator import build_discriminator
-from models.gan import (
-    build_gan,
-    compile_discriminator,
-    compile_generator,
-    discriminator_trainable,
-)
-from models.generator import build_generator
-from models.precision import choose_precision, dtype_policy, float32_copy
-from models.vgg import MissingVGGWeights, build_feature_extractor, find_vgg_weights
+from data.pairs import PairSource, Prefetcher, validation_pairs
+from models.gan import discriminator_trainable
+from models.precision import choose_precision, float32_copy
+from runtime import atomic, stop
+from runtime.errors import UserError
 from training import checkpoints, logs
-from training.config import SCALE, Config
+from training.config import Config
+from training.networks import build_networks, require_vgg_weights
 from training.schedules import learning_rate_at
+from training.validation import validate
 
 
 class TrainingDiverged(UserError):
@@ -51,106 +43,11 @@ class TrainingDiverged(UserError):
 
 
 class Interrupted(Exception):
-    """Training stopped by Ctrl-C or SIGTERM (``stop.py``) after saving a checkpoint."""
+    """Training stopped by Ctrl-C or SIGTERM (``runtime.stop``) after saving a checkpoint."""
 
     def __init__(self, checkpoint):
         super().__init__(f"interrupted; checkpoint saved at {checkpoint}")
         self.checkpoint = checkpoint
-
-
-@dataclasses.dataclass
-class Networks:
-    generator: keras.Model
-    discriminator: keras.Model | None = None
-    feature_extractor: keras.Model | None = None
-    gan: keras.Model | None = None
-
-    def models_to_save(self):
-        saved = {"generator": self.generator}
-        if self.discriminator is not None:
-            saved["discriminator"] = self.discriminator
-        return saved
-
-    def optimizers(self):
-        """Each optimiser with the variables it trains, in the order its first step builds them."""
-        if self.gan is None:
-            return {"generator": (self.generator.optimizer, self.generator.trainable_variables)}
-        with discriminator_trainable(self.discriminator, True):
-            d_variables = list(self.discriminator.trainable_variables)
-        return {
-            "gan": (self.gan.optimizer, self.gan.trainable_variables),
-            "discriminator": (self.discriminator.optimizer, d_variables),
-        }
-
-
-def build_networks(config):
-    """Build and compile every model the stage needs (VGG only for a VGG content loss), in the
-    config's precision (the global dtype policy is restored afterwards)."""
-    with dtype_policy(choose_precision(config.precision)):
-        return _build_networks(config)
-
-
-def _build_networks(config):
-    keras.utils.set_random_seed(config.seed)
-    generator = build_generator(
-        blocks=config.blocks,
-        upsample=config.upsample,
-        upsample_activation=config.upsample_activation,
-    )
-    if config.init_generator:
-        load_generator_weights(generator, config.init_generator)
-    if config.stage == "pretrain":
-        compile_generator(generator, learning_rate=config.learning_rate, beta_1=config.beta_1)
-        return Networks(generator)
-    discriminator = build_discriminator(config.hr_size)
-    compile_discriminator(discriminator, learning_rate=config.learning_rate, beta_1=config.beta_1)
-    extractor = None
-    if config.content_loss != "mse":
-        weights = require_vgg_weights(config.vgg_weights)
-        extractor = build_feature_extractor(config.content_loss, weights)
-    gan = build_gan(
-        generator,
-        discriminator,
-        extractor,
-        learning_rate=config.learning_rate,
-        beta_1=config.beta_1,
-        adversarial_weight=config.adversarial_weight,
-    )
-    return Networks(generator, discriminator, extractor, gan)
-
-
-def require_vgg_weights(path):
-    """The VGG19 file, or a UserError: models/ cannot raise our error types itself."""
-    try:
-        return find_vgg_weights(path)
-    except MissingVGGWeights as error:
-        raise UserError(str(error)) from None
-
-
-def generator_file(path):
-    """The generator ``.keras`` file behind a path: a file, a run directory or a checkpoint."""
-    path = Path(path)
-    if path.is_file():
-        return path
-    if path.name == "checkpoints" and path.is_dir():
-        path = path.parent
-    for candidate in (path / "generator.keras", path / "checkpoints"):
-        if candidate.is_file():
-            return candidate
-        if candidate.is_dir():
-            latest = checkpoints.latest_checkpoint(path)
-            if latest is not None:
-                return latest / "generator.keras"
-    raise UserError(f"no generator found at {path} (expected a .keras file or a run directory)")
-
-
-def load_generator_weights(generator, path):
-    source = generator_file(path)
-    try:
-        generator.load_weights(source)
-    except Exception as error:  # Keras raises ValueError, OSError, zip errors... for bad files
-        reason = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
-        raise UserError(f"cannot load generator weights from {source}: {reason}") from None
 
 
 def real_labels(config, step, batch_size):
@@ -193,40 +90,6 @@ def gan_step(networks, lr, hr, real):
         "g_content": float(result["content_loss"]),
         "g_adversarial": float(result["adversarial_loss"]),
     }
-
-
-def predict(generator, batch):
-    """``generator.predict_on_batch`` as a numpy array (``predict_on_batch`` keeps less memory
-    than calling the model, and ``predict`` would split the batch)."""
-    return np.asarray(generator.predict_on_batch(np.asarray(batch)))
-
-
-def super_resolve(generator, lr_images):
-    """uint8 LR images (any sizes) -> uint8 SR images; equal sizes share one call."""
-    results = [None] * len(lr_images)
-    by_shape = {}
-    for index, image in enumerate(lr_images):
-        by_shape.setdefault(image.shape, []).append(index)
-    for indices in by_shape.values():
-        batch = lr_to_model(np.stack([lr_images[i] for i in indices]))
-        for i, sr in zip(indices, predict(generator, batch), strict=True):
-            results[i] = sr_to_uint8(sr)
-    return results
-
-
-def validate(generator, triples):
-    """Mean PSNR-Y / SSIM-Y (4-pixel shave, as the paper) and RGB PSNR, with the SR images."""
-    srs = super_resolve(generator, [lr for _, lr, _ in triples])
-    rows = [
-        (
-            psnr(hr, sr, crop_border=SCALE, y_channel=True),
-            ssim(hr, sr, crop_border=SCALE, y_channel=True),
-            psnr(hr, sr, crop_border=SCALE, y_channel=False),
-        )
-        for (_, _, hr), sr in zip(triples, srs, strict=True)
-    ]
-    psnr_y, ssim_y, psnr_rgb = (float(np.mean(column)) for column in zip(*rows, strict=True))
-    return {"psnr_y": psnr_y, "ssim_y": ssim_y, "psnr_rgb": psnr_rgb}, srs
 
 
 @dataclasses.dataclass

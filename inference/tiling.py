@@ -7,41 +7,25 @@ overlapping tiles whose seams cannot be told from an untiled run.
 
 Tiling runs in two stages when the generator allows it (SRResNet does). Per LR pixel, the
 upsampling tail, whose tensors have 256 maps at LR or 64 at 2x, needs about 4.4 KB of memory,
-the residual body 1.3 KB (measured with oneDNN, one op at a time as ``cli`` runs the tools),
-yet the body holds nearly all of the receptive field (37 of 40 pixels). So the body runs on
-large windows, where 37 pixels of context are cheap, and the tail on smaller tiles that need
-only 3. For a 1000x1000 image, one-stage tiling with 40 pixels of context around 200-pixel
-tiles would compute 1.96 times the image; two stages compute 1.08 times it in the body and
-1.07 times in the tail, and the result is still exact.
+the residual body 1.3 KB (measured with oneDNN, one op at a time as ``runtime.cli`` runs the
+tools), yet the body holds nearly all of the receptive field (37 of 40 pixels). So the body
+runs on large windows, where 37 pixels of context are cheap, and the tail on smaller tiles
+that need only 3. For a 1000x1000 image, one-stage tiling with 40 pixels of context around
+200-pixel tiles would compute 1.96 times the image; two stages compute 1.08 times it in the
+body and 1.07 times in the tail, and the result is still exact.
 
-Both stages, and untiled runs, use the generator's last upsampling step in the exactly
-equivalent polyphase form of ``models.subpixel`` (1.6-1.7x faster than the layers as saved),
-with the conv before it run one shuffle phase at a time (the tail's memory per pixel halves,
-11.9 to 6.2 KB), and a body whose batch norms are folded into the convs before them
-(``models.fused``).
+Both stages, and untiled runs, use the fast exact forms of ``inference.split``. Where the
+generator cannot be split, tiles go through the whole generator (one stage).
 """
 
 from __future__ import annotations
 
-import functools
 import itertools
 import math
-import weakref
-from pathlib import Path
 
 import numpy as np
 
-from errors import UserError
-
-REPO_ROOT = Path(__file__).resolve().parent
-
-# Weights the project trained itself; each ships with a model card (``<name>_x4.md``) beside
-# it in weights/. Without ``--weights`` the first one that ships is used: SRGAN's sharper
-# textures are what people ask an SR tool for, and SRResNet is the one that ships first.
-DEFAULT_WEIGHTS = {
-    "srgan": REPO_ROOT / "weights" / "srgan_x4.keras",
-    "srresnet": REPO_ROOT / "weights" / "srresnet_x4.keras",
-}
+from inference.split import split_generator
 
 # LR pixels of real context around each tile, as the whole generator sees it.
 #
@@ -264,111 +248,10 @@ def _body_counts(height, width, pad):
     return best[1], best[2]
 
 
-class _Split:
-    """The generator in two parts that can be tiled separately, and the two joined again.
-
-    ``body`` maps the LR image to the last LR-resolution tensor that every path goes
-    through (SRResNet's long skip), with its batch norms folded (``models.fused``); ``tail``
-    is the chain of local layers after it, with its last upsampling step in the faster,
-    exactly equivalent form of ``models.subpixel``, and ``radius`` the LR pixels of context
-    the tail needs; ``whole`` is body then tail, what an untiled run uses. All share the
-    generator's layers and weights, so they stay right while the generator trains.
-    """
-
-    def __init__(self, body, chain, radius, name):
-        tail_class = _tail_class()
-        self.body = body
-        self.tail = tail_class(chain, name=f"{name}_tail")
-        self.whole = tail_class([body, *chain], name=f"{name}_fast")
-        self.radius = radius
-
-
-_SPLITS = weakref.WeakKeyDictionary()
-
-
-def _split(generator, scale):
-    """The generator's ``_Split``, or None when its layers are not ones we can reason about."""
-    if generator not in _SPLITS:
-        try:
-            _SPLITS[generator] = _find_split(generator, scale)
-        except Exception:  # an exotic model: plain tiling still works
-            _SPLITS[generator] = None
-    return _SPLITS[generator]
-
-
-def _find_split(generator, scale):
-    import keras
-
-    from models.fused import fuse
-    from models.layers import PixelShuffle
-    from models.subpixel import rewrite_chain
-
-    if len(generator.inputs) != 1 or len(generator.outputs) != 1:
-        return None
-    producers = {}
-    for layer in generator.layers:
-        if not isinstance(layer, keras.layers.InputLayer):
-            producers[id(layer.output)] = layer
-    elementwise = (
-        keras.layers.BatchNormalization,
-        keras.layers.PReLU,
-        keras.layers.LeakyReLU,
-        keras.layers.ReLU,
-        keras.layers.Activation,
-    )
-    chain, radius, factor = [], 0, 1
-    tensor = generator.outputs[0]
-    while id(tensor) in producers:
-        layer = producers[id(tensor)]
-        if isinstance(layer.input, (list, tuple)):
-            break
-        if isinstance(layer, keras.layers.Conv2D):
-            if tuple(layer.strides) != (1, 1) or layer.padding != "same":
-                break
-            reach = zip(layer.dilation_rate, layer.kernel_size, strict=True)
-            radius += max(d * (k // 2) for d, k in reach)
-        elif isinstance(layer, PixelShuffle) or (
-            isinstance(layer, keras.layers.UpSampling2D) and layer.interpolation == "nearest"
-        ):
-            step = layer.scale if isinstance(layer, PixelShuffle) else layer.size[0]
-            if isinstance(layer, keras.layers.UpSampling2D) and layer.size[0] != layer.size[1]:
-                break
-            # An output pixel y reads input pixel y // step: r pixels out, ceil(r / step) in.
-            radius = math.ceil(radius / step)
-            factor *= step
-        elif not isinstance(layer, elementwise):
-            break
-        chain.append(layer)
-        tensor = layer.input
-    if not chain or factor != scale or tensor is generator.inputs[0]:
-        return None
-    body = fuse(keras.Model(generator.inputs, tensor, name=f"{generator.name}_body"))
-    return _Split(body, rewrite_chain(chain[::-1]), radius, generator.name)
-
-
-@functools.cache
-def _tail_class():
-    import keras
-
-    class Tail(keras.Model):
-        """Calls the layers in turn, adding no nodes to the generator's own graph."""
-
-        def __init__(self, layers, **kwargs):
-            super().__init__(**kwargs)
-            self.chain = layers
-
-        def call(self, inputs):
-            for layer in self.chain:
-                inputs = layer(inputs)
-            return inputs
-
-    return Tail
-
-
 def _super_resolve(lr, generator, *, tile, pad, scale, progress, sink):
     """Run ``generator`` over ``lr``; ``sink(top, left, sr)`` gets each HR core when done."""
     height, width = lr.shape[:2]
-    split = _split(generator, scale)
+    split = split_generator(generator, scale)
     # Stages are (features region, body window, tiles); no body window: whole-generator tiles.
     if tile <= 0 or (height <= tile and width <= tile):
         if split is not None:
@@ -456,87 +339,3 @@ def _run(model, image, origin, tiles, *, scale, sink, bar):
                 sink(scale * top, scale * left, core)
             if bar is not None:
                 bar.update(len(group))
-
-
-def resolve_weights(value=None):
-    """The generator file behind ``--weights``: None (the shipped default), a name, or a path.
-
-    A path may be a ``.keras`` file or a training run directory, whose final generator is
-    ``<run>/generator.keras``, so a user can point at what ``train.py`` wrote without knowing
-    its layout.
-    """
-    if value is None:
-        for path in DEFAULT_WEIGHTS.values():
-            if path.is_file():
-                return path
-        raise UserError("no trained weights ship yet; pass --weights PATH")
-    if str(value) in DEFAULT_WEIGHTS:
-        path = DEFAULT_WEIGHTS[str(value)]
-        if not path.is_file():
-            raise UserError(f"no {value} weights ship yet ({path} is missing); pass --weights PATH")
-        return path
-    path = Path(value)
-    if path.is_dir():
-        candidate = path / "generator.keras"
-        if not candidate.is_file():
-            raise UserError(f"{path}: no generator.keras in this folder (is it a training run?)")
-        return candidate
-    if not path.exists():
-        names = ", ".join(DEFAULT_WEIGHTS)
-        raise UserError(
-            f"{path}: no such file (--weights takes a .keras file, a run folder or {names})"
-        )
-    return path
-
-
-def load_generator(path):
-    """Load a saved generator, refusing anything that would fail later, in one line.
-
-    A broken file or a model of the wrong kind otherwise surfaces as a Keras traceback deep
-    in the first predict; the shape check is symbolic, so it costs no trace.
-    """
-    import keras
-
-    import models.layers  # noqa: F401  (registers PixelShuffle, so saved generators load)
-
-    path = Path(path)
-    if not path.exists():
-        raise UserError(f"{path}: no such file")
-    if not path.is_file():
-        raise UserError(f"{path}: not a file")
-    try:
-        model = keras.models.load_model(path, compile=False)
-    except Exception as error:  # zip, JSON, HDF5 and deserialisation errors all end here
-        raise UserError(f"{path}: not a loadable Keras model ({_one_line(error)})") from None
-    problem = _generator_problem(model)
-    if problem:
-        raise UserError(f"{path}: not a 3->3 channel x4 generator ({problem})")
-    return model
-
-
-def _generator_problem(model, scale=4):
-    inputs = getattr(model, "inputs", None) or []
-    outputs = getattr(model, "outputs", None) or []
-    if len(inputs) != 1 or len(outputs) != 1:
-        return f"{len(inputs)} inputs and {len(outputs)} outputs, not one of each"
-    shape = tuple(inputs[0].shape)
-    if len(shape) != 4 or shape[3] != 3:
-        return f"its input is {_shape_text(shape)}, not (batch, height, width, 3)"
-    probe = (1, shape[1] or 8, shape[2] or 8, 3)
-    try:
-        result = tuple(model.compute_output_shape(probe))
-    except Exception as error:
-        return f"cannot take a {probe} input: {_one_line(error)}"
-    expected = (1, scale * probe[1], scale * probe[2], 3)
-    if result != expected:
-        return f"it turns {probe} into {_shape_text(result)}, not {expected}"
-    return None
-
-
-def _shape_text(shape):
-    return str(tuple(shape))
-
-
-def _one_line(error):
-    text = " ".join(str(error).split()) or type(error).__name__
-    return text if len(text) <= 200 else text[:197] + "..."

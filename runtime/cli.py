@@ -1,7 +1,7 @@
 """What every command-line tool shares: quiet start-up and one-line errors.
 
 A user mistake (``UserError``) prints ``error: <message>`` on stderr and exits 2; Ctrl-C or
-SIGTERM is a stop request (``stop.py``) that the tool honours between steps or images, and it
+SIGTERM is a stop request (``runtime.stop``) that the tool honours between steps or images, and it
 exits 130 after saving what it can. Anything else is a bug and keeps its traceback.
 """
 
@@ -15,8 +15,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # upscaling 1.5-3x slower (benchmarks/upscale_benchmark.py).
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
-import stop
-from errors import UserError
+from runtime import stop
+from runtime.errors import UserError
 
 
 def import_keras_quietly():

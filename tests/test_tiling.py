@@ -1,3 +1,5 @@
+"""Upscaling in tiles: exact seams, every image mode, the tile plans."""
+
 import itertools
 
 import keras
@@ -5,16 +7,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import inference
 from data.images import decode_image, imresize
-from errors import UserError
+from inference import tiling
+from inference.split import split_generator
 from models.generator import build_generator
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    keras.utils.set_random_seed(1)
-    return build_generator(blocks=1)
 
 
 @pytest.fixture(scope="module")
@@ -39,57 +35,57 @@ TINY_FIELD = 10
 
 @pytest.mark.parametrize("shape", [(37, 53), (1, 1), (1, 3), (2, 1)])
 def test_output_is_exactly_four_times_any_input_size(tiny, shape):
-    out = inference.upscale(noise((*shape, 3)), tiny)
+    out = tiling.upscale(noise((*shape, 3)), tiny)
     assert out.shape == (4 * shape[0], 4 * shape[1], 3)
     assert out.dtype == np.uint8
 
 
 def test_tiled_odd_size_keeps_the_exact_output_size(tiny):
-    out = inference.upscale(noise((37, 53, 3)), tiny, tile=16)
+    out = tiling.upscale(noise((37, 53, 3)), tiny, tile=16)
     assert out.shape == (148, 212, 3)
 
 
 @pytest.mark.parametrize("tile", [8, 13, 36])
 def test_tiles_equal_the_untiled_result(tiny, tile):
     image = noise((37, 53, 3), seed=3)
-    untiled = inference.upscale(image, tiny, tile=0)
-    for pad in (TINY_FIELD, inference.DEFAULT_TILE_PAD):
-        assert max_diff(inference.upscale(image, tiny, tile=tile, tile_pad=pad), untiled) <= 1
+    untiled = tiling.upscale(image, tiny, tile=0)
+    for pad in (TINY_FIELD, tiling.DEFAULT_TILE_PAD):
+        assert max_diff(tiling.upscale(image, tiny, tile=tile, tile_pad=pad), untiled) <= 1
 
 
 def test_untiled_result_is_the_generators_own(tiny):
     """upscale runs the faster tail of models.subpixel: it must give the generator's output."""
     from models.subpixel import PhaseGroups
 
-    assert isinstance(inference._split(tiny, 4).whole.chain[-1], PhaseGroups)
+    assert isinstance(split_generator(tiny, 4).whole.chain[-1], PhaseGroups)
     image = noise((37, 53, 3), seed=6)
     direct = tiny.predict_on_batch(image[None].astype("float32") / 255.0)[0]
     expected = np.clip(np.rint((np.asarray(direct) + 1.0) * 127.5), 0, 255)
-    assert max_diff(inference.upscale(image, tiny, tile=0), expected) <= 1
+    assert max_diff(tiling.upscale(image, tiny, tile=0), expected) <= 1
 
 
 def test_too_little_context_shows_seams(tiny):
     """The control for the test above: it would see a seam if there were one."""
     image = noise((37, 53, 3), seed=3)
-    untiled = inference.upscale(image, tiny, tile=0)
-    assert max_diff(inference.upscale(image, tiny, tile=8, tile_pad=0), untiled) > 1
+    untiled = tiling.upscale(image, tiny, tile=0)
+    assert max_diff(tiling.upscale(image, tiny, tile=8, tile_pad=0), untiled) > 1
 
 
 def test_body_windows_and_one_stage_tiling_equal_the_untiled_result(tiny, monkeypatch):
     image = noise((30, 61, 3), seed=4)
-    untiled = inference.upscale(image, tiny, tile=0)
+    untiled = tiling.upscale(image, tiny, tile=0)
     # A small body budget: two body windows, each feeding several tail tiles.
-    monkeypatch.setattr(inference, "BODY_BATCH_PIXELS", 1800)
-    plan = inference._two_stage_plan(30, 61, 12, TINY_FIELD, 3)
+    monkeypatch.setattr(tiling, "BODY_BATCH_PIXELS", 1800)
+    plan = tiling._two_stage_plan(30, 61, 12, TINY_FIELD, 3)
     assert len(plan) == 2 and all(len(tiles) > 1 for _, _, tiles in plan)
-    assert max_diff(inference.upscale(image, tiny, tile=12, tile_pad=TINY_FIELD), untiled) <= 1
+    assert max_diff(tiling.upscale(image, tiny, tile=12, tile_pad=TINY_FIELD), untiled) <= 1
     # A generator that cannot be split is tiled whole.
-    monkeypatch.setattr(inference, "_split", lambda generator, scale: None)
-    assert max_diff(inference.upscale(image, tiny, tile=12, tile_pad=TINY_FIELD), untiled) <= 1
+    monkeypatch.setattr(tiling, "split_generator", lambda generator, scale: None)
+    assert max_diff(tiling.upscale(image, tiny, tile=12, tile_pad=TINY_FIELD), untiled) <= 1
 
 
 def check_plan(height, width, tile, pad, tail_pad, one_shape=True):
-    plan = inference._two_stage_plan(height, width, tile, pad, tail_pad)
+    plan = tiling._two_stage_plan(height, width, tile, pad, tail_pad)
     covered = np.zeros((height, width), dtype=int)
     body_shapes, tail_shapes = set(), set()
     for features, body, tiles in plan:
@@ -123,7 +119,7 @@ def check_plan(height, width, tile, pad, tail_pad, one_shape=True):
 )
 def test_two_stage_plan_gives_every_tile_its_context(monkeypatch, height, width, tile, budget):
     if budget:
-        monkeypatch.setattr(inference, "BODY_BATCH_PIXELS", budget)
+        monkeypatch.setattr(tiling, "BODY_BATCH_PIXELS", budget)
     check_plan(height, width, tile, 10 if budget else 40, 3)
 
 
@@ -131,13 +127,13 @@ def test_two_stage_plan_on_random_shapes(monkeypatch):
     rng = np.random.default_rng(0)
     for _ in range(300):
         pad = int(rng.integers(0, 20))
-        monkeypatch.setattr(inference, "BODY_BATCH_PIXELS", int(rng.integers(1, 60) ** 2))
+        monkeypatch.setattr(tiling, "BODY_BATCH_PIXELS", int(rng.integers(1, 60) ** 2))
         height, width = (int(n) for n in rng.integers(1, 120, 2))
         check_plan(height, width, int(rng.integers(1, 40)), pad, min(pad, 3), one_shape=False)
 
 
 def test_body_windows_cost_little_context_on_a_large_image():
-    plan = check_plan(1000, 1000, inference.AUTO_TILE, inference.DEFAULT_TILE_PAD, 3)
+    plan = check_plan(1000, 1000, tiling.AUTO_TILE, tiling.DEFAULT_TILE_PAD, 3)
     body = sum((r[3] - r[2]) * (c[3] - c[2]) for _, (r, c), _ in plan)
     tail = sum((r[3] - r[2]) * (c[3] - c[2]) for _, _, tiles in plan for r, c in tiles)
     assert body / 1e6 < 1.1 and tail / 1e6 < 1.1
@@ -146,15 +142,15 @@ def test_body_windows_cost_little_context_on_a_large_image():
 @pytest.mark.slow
 def test_full_generator_tiles_equal_the_untiled_result(full, monkeypatch):
     image = decode_image_like_photo((64, 64))
-    untiled = inference.upscale(image, full, tile=0)
-    assert max_diff(inference.upscale(image, full, tile=24), untiled) <= 1
+    untiled = tiling.upscale(image, full, tile=0)
+    assert max_diff(tiling.upscale(image, full, tile=24), untiled) <= 1
     # The body tiled as well: an image wider than one body window with the default context.
     wide = decode_image_like_photo((40, 150))
-    monkeypatch.setattr(inference, "BODY_BATCH_PIXELS", 40 * 110)
-    plan = inference._two_stage_plan(40, 150, 24, inference.DEFAULT_TILE_PAD, 3)
+    monkeypatch.setattr(tiling, "BODY_BATCH_PIXELS", 40 * 110)
+    plan = tiling._two_stage_plan(40, 150, 24, tiling.DEFAULT_TILE_PAD, 3)
     assert len(plan) > 1
-    untiled = inference.upscale(wide, full, tile=0)
-    assert max_diff(inference.upscale(wide, full, tile=24), untiled) <= 1
+    untiled = tiling.upscale(wide, full, tile=0)
+    assert max_diff(tiling.upscale(wide, full, tile=24), untiled) <= 1
 
 
 def decode_image_like_photo(shape):
@@ -167,36 +163,36 @@ def decode_image_like_photo(shape):
 
 def test_grey_stays_grey_as_the_luma_of_the_colour_result(tiny):
     grey = noise((9, 11), seed=5)
-    out = inference.upscale(grey, tiny)
+    out = tiling.upscale(grey, tiny)
     assert out.shape == (36, 44) and out.dtype == np.uint8
-    colour = inference.upscale(np.repeat(grey[:, :, None], 3, axis=2), tiny).astype(float)
+    colour = tiling.upscale(np.repeat(grey[:, :, None], 3, axis=2), tiny).astype(float)
     luma = colour @ np.array([0.299, 0.587, 0.114])
     assert np.abs(out - luma).max() <= 1
 
 
 def test_rgba_keeps_a_bicubic_alpha_and_the_colour_result(tiny):
     rgba = noise((9, 11, 4), seed=6)
-    out = inference.upscale(rgba, tiny)
+    out = tiling.upscale(rgba, tiny)
     assert out.shape == (36, 44, 4)
     np.testing.assert_array_equal(out[:, :, 3], imresize(rgba[:, :, 3], output_shape=(36, 44)))
-    np.testing.assert_array_equal(out[:, :, :3], inference.upscale(rgba[:, :, :3], tiny))
+    np.testing.assert_array_equal(out[:, :, :3], tiling.upscale(rgba[:, :, :3], tiny))
 
 
 def test_sixteen_bit_stays_sixteen_bit_with_its_precision(tiny):
     image = noise((9, 11, 3), dtype=np.uint16, seed=7)
-    out = inference.upscale(image, tiny)
+    out = tiling.upscale(image, tiny)
     assert out.dtype == np.uint16 and out.shape == (36, 44, 3)
     assert (out % 257 != 0).mean() > 0.9  # not 8-bit levels scaled up
     # Less than one 8-bit step of difference in the input still reaches the output.
     nudged = np.clip(image.astype(int) + 100, 0, 65535).astype(np.uint16)
-    assert max_diff(inference.upscale(nudged, tiny), out) > 0
+    assert max_diff(tiling.upscale(nudged, tiny), out) > 0
     # And it is the same picture as the 8-bit one, within a few 8-bit levels.
     eight = ((image.astype(np.uint32) + 128) // 257).astype(np.uint8)
-    assert np.abs(out / 257.0 - inference.upscale(eight, tiny)).max() <= 3
+    assert np.abs(out / 257.0 - tiling.upscale(eight, tiny)).max() <= 3
 
 
 def test_grey_sixteen_bit_stays_grey_sixteen_bit(tiny):
-    out = inference.upscale(noise((5, 6), dtype=np.uint16), tiny)
+    out = tiling.upscale(noise((5, 6), dtype=np.uint16), tiny)
     assert out.shape == (20, 24) and out.dtype == np.uint16
 
 
@@ -205,108 +201,31 @@ def test_palette_png_comes_out_rgb(tiny, tmp_path):
     Image.fromarray(noise((10, 12, 3), seed=8)).convert("P", palette=Image.ADAPTIVE).save(path)
     pixels = decode_image(path)
     assert pixels.shape == (10, 12, 3)
-    out = inference.upscale(pixels, tiny)
+    out = tiling.upscale(pixels, tiny)
     assert out.shape == (40, 48, 3) and out.dtype == np.uint8
 
 
 def test_progress_bar_over_tiles(tiny, capsys):
-    out = inference.upscale(noise((20, 20, 3)), tiny, tile=8, progress=True)
+    out = tiling.upscale(noise((20, 20, 3)), tiny, tile=8, progress=True)
     assert out.shape == (80, 80, 3)
 
 
 def test_auto_tile_whole_when_small_tiled_when_large():
-    assert inference.auto_tile(256, 256) == 0
-    assert inference.auto_tile(37, 53) == 0
-    assert inference.auto_tile(1000, 1000) == inference.AUTO_TILE
+    assert tiling.auto_tile(256, 256) == 0
+    assert tiling.auto_tile(37, 53) == 0
+    assert tiling.auto_tile(1000, 1000) == tiling.AUTO_TILE
 
 
 def test_rejects_what_decode_image_never_returns(tiny):
     with pytest.raises(ValueError, match="uint8 or uint16"):
-        inference.upscale(np.zeros((4, 4, 3), np.float32), tiny)
+        tiling.upscale(np.zeros((4, 4, 3), np.float32), tiny)
     with pytest.raises(ValueError, match="HxW"):
-        inference.upscale(np.zeros((4, 4, 2), np.uint8), tiny)
-
-
-# --- loading generators ------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def saved(tmp_path_factory, tiny):
-    path = tmp_path_factory.mktemp("weights") / "g.keras"
-    tiny.save(path)
-    return path
-
-
-def assert_one_line_user_error(call, *match):
-    with pytest.raises(UserError) as caught:
-        call()
-    message = str(caught.value)
-    assert "\n" not in message
-    for text in match:
-        assert text in message
-    return message
-
-
-def test_load_generator_loads_a_saved_generator(saved, tiny):
-    loaded = inference.load_generator(saved)
-    image = noise((6, 7, 3))
-    np.testing.assert_array_equal(inference.upscale(image, loaded), inference.upscale(image, tiny))
-
-
-def test_load_generator_errors_are_one_line(tmp_path):
-    assert_one_line_user_error(
-        lambda: inference.load_generator(tmp_path / "missing.keras"), "no such file"
-    )
-    corrupt = tmp_path / "corrupt.keras"
-    corrupt.write_bytes(b"PK\x03\x04 this is not a zip archive" * 10)
-    assert_one_line_user_error(lambda: inference.load_generator(corrupt), "not a loadable")
-    text = tmp_path / "text.keras"
-    text.write_text("hello")
-    assert_one_line_user_error(lambda: inference.load_generator(text), "not a loadable")
-
-
-def test_load_generator_refuses_models_that_are_not_generators(tmp_path):
-    dense = keras.Sequential([keras.Input((10,)), keras.layers.Dense(3)])
-    dense.save(tmp_path / "dense.keras")
-    assert_one_line_user_error(
-        lambda: inference.load_generator(tmp_path / "dense.keras"), "not a 3->3 channel x4"
-    )
-    same_size = keras.Sequential([keras.Input((None, None, 3)), keras.layers.Conv2D(3, 3)])
-    same_size.save(tmp_path / "conv.keras")
-    assert_one_line_user_error(
-        lambda: inference.load_generator(tmp_path / "conv.keras"), "not a 3->3 channel x4"
-    )
-
-
-def test_resolve_weights(tmp_path, monkeypatch, saved):
-    missing = {name: tmp_path / f"{name}.keras" for name in inference.DEFAULT_WEIGHTS}
-    monkeypatch.setattr(inference, "DEFAULT_WEIGHTS", missing)
-    message = assert_one_line_user_error(lambda: inference.resolve_weights(None))
-    assert message == "no trained weights ship yet; pass --weights PATH"
-    assert_one_line_user_error(lambda: inference.resolve_weights("srresnet"), "--weights PATH")
-    assert inference.resolve_weights(str(saved)) == saved
-    run = tmp_path / "run"
-    run.mkdir()
-    assert_one_line_user_error(lambda: inference.resolve_weights(run), "generator.keras")
-    (run / "generator.keras").write_bytes(saved.read_bytes())
-    assert inference.resolve_weights(run) == run / "generator.keras"
-    missing["srresnet"].write_bytes(saved.read_bytes())
-    assert inference.resolve_weights(None) == missing["srresnet"]  # the one that ships
-    assert inference.resolve_weights("srresnet") == missing["srresnet"]
-    assert_one_line_user_error(lambda: inference.resolve_weights("srgan"), "srgan.keras is missing")
-    missing["srgan"].write_bytes(saved.read_bytes())
-    assert inference.resolve_weights(None) == missing["srgan"]  # SRGAN first once it ships
-    assert_one_line_user_error(lambda: inference.resolve_weights(tmp_path / "x.keras"), "no such")
-
-
-def test_default_weights_live_in_the_repository():
-    for name, path in inference.DEFAULT_WEIGHTS.items():
-        assert path == inference.REPO_ROOT / "weights" / f"{name}_x4.keras"
+        tiling.upscale(np.zeros((4, 4, 2), np.uint8), tiny)
 
 
 def test_shape_combinations_of_spans_cover_the_axis():
     for length, tile, pad in itertools.product((1, 7, 64, 101), (1, 5, 24, 200), (0, 3, 40)):
-        spans = inference._one_stage_axis(length, tile, pad)
+        spans = tiling._one_stage_axis(length, tile, pad)
         assert [first for first, *_ in spans] == sorted({first for first, *_ in spans})
         assert spans[0][0] == 0 and spans[-1][1] == length
         assert all(a[1] == b[0] for a, b in itertools.pairwise(spans))

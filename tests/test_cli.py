@@ -16,7 +16,7 @@ def test_onednn_is_requested_before_tensorflow_loads():
 
 # train.py goes through cli; training steps are ~4x faster with oneDNN, upscaling 1.5-3x.
 @pytest.mark.parametrize(
-    "entry", ["import cli", "import models", "import upscale", "import evaluate"]
+    "entry", ["from runtime import cli", "import models", "import upscale", "import evaluate"]
 )
 def test_every_entry_point_turns_onednn_on(entry):
     pytest.importorskip("tensorflow")
@@ -38,7 +38,7 @@ def test_every_entry_point_turns_onednn_on(entry):
 
 
 def test_one_op_at_a_time_sets_tensorflows_inter_op_pool_unless_set(monkeypatch):
-    import cli
+    from runtime import cli
 
     def record(argv):
         seen.append(os.environ.get("TF_NUM_INTEROP_THREADS"))
@@ -59,7 +59,7 @@ def test_one_op_at_a_time_sets_tensorflows_inter_op_pool_unless_set(monkeypatch)
 def test_inference_tools_run_one_op_at_a_time(monkeypatch, script, expected):
     import runpy
 
-    import cli
+    from runtime import cli
 
     asked = []
     monkeypatch.setattr(cli, "run", lambda main, **options: asked.append(options) or 0)

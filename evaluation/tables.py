@@ -1,0 +1,220 @@
+"""The tables and result files of an evaluation: what ``evaluate.py`` prints and writes.
+
+Markdown tables for the paper's benchmark (one row per method, ``PSNR / SSIM`` per dataset,
+with Ledig et al.'s published rows beside ours) and for the student report (method x data x
+epoch, read from training runs), and CSV and JSON files written atomically.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from evaluation.benchmark import PROTOCOL, Dataset, Evaluation
+from runtime import atomic
+from runtime.errors import UserError
+
+# Ledig et al., CVPR 2017, table 2 (x4, PSNR dB / SSIM). The same figures are quoted by
+# several independent reimplementations (e.g. twhui/SRGAN-PyTorch, the Keras and PyTorch
+# SRGAN READMEs that compare against "CVPR17"). Their SSIM was computed with a different
+# implementation from ours: compare PSNR, and SSIM only loosely (their bicubic Set5 SSIM is
+# 0.8211, the MATLAB-style SSIM of the same images is 0.811).
+PAPER_RESULTS = {
+    "Bicubic (Ledig et al.)": {
+        "Set5": (28.43, 0.8211),
+        "Set14": (25.99, 0.7486),
+        "BSD100": (25.94, 0.6935),
+    },
+    "SRResNet (Ledig et al.)": {
+        "Set5": (32.05, 0.9019),
+        "Set14": (28.49, 0.8184),
+        "BSD100": (27.58, 0.7620),
+    },
+    "SRGAN (Ledig et al.)": {
+        "Set5": (29.40, 0.8472),
+        "Set14": (26.02, 0.7397),
+        "BSD100": (25.16, 0.6688),
+    },
+}
+
+
+REPORT_NOTE = (
+    "PSNR-Y / SSIM-Y on each run's own validation images (validation.csv: Y channel, "
+    "4-pixel shave); runs on different data are not compared on the same images"
+)
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _pair(psnr_value, ssim_value) -> str:
+    if psnr_value is None or (isinstance(psnr_value, float) and math.isnan(psnr_value)):
+        return "–"
+    return f"{psnr_value:.2f} / {ssim_value:.4f}"
+
+
+def paper_rows(dataset_names) -> list[list[str]]:
+    """Ledig et al.'s published rows for the datasets they report, '–' elsewhere."""
+    rows = []
+    for method, results in PAPER_RESULTS.items():
+        cells = []
+        for name in dataset_names:
+            published = results.get(name)
+            cells.append(_pair(*published) if published else "–")
+        rows.append([method, *cells])
+    return rows
+
+
+def benchmark_table(evaluation: Evaluation, *, paper: bool = False, columns=None) -> str:
+    """The paper's table: one row per method, ``PSNR / SSIM`` per dataset (RGB PSNR if asked).
+
+    ``columns`` fixes the datasets shown, e.g. the paper's three even where one is not on disk.
+    """
+    names = list(columns or [dataset.name for dataset in evaluation.datasets])
+    header = ["Method"] + [f"{name} PSNR / SSIM" for name in names]
+    if evaluation.rgb:
+        header += [f"{name} PSNR-RGB" for name in names]
+    rows = []
+    for method in evaluation.methods:
+        row = [method]
+        for name in names:
+            row.append(
+                _pair(
+                    evaluation.mean(method, name, "psnr_y"),
+                    evaluation.mean(method, name, "ssim_y"),
+                )
+            )
+        if evaluation.rgb:
+            rgb = [evaluation.mean(method, name, "psnr_rgb") for name in names]
+            row += ["–" if math.isnan(value) else f"{value:.2f}" for value in rgb]
+        rows.append(row)
+    if paper:
+        rows += [row + ["–"] * len(names) * evaluation.rgb for row in paper_rows(names)]
+    return markdown_table(header, rows)
+
+
+def describe_lr(datasets: list[Dataset]) -> str:
+    parts = []
+    for dataset in datasets:
+        count, official = len(dataset.images), dataset.official_lr
+        if official == count:
+            parts.append(f"{dataset.name}: {count} images, official LR")
+        elif official == 0:
+            parts.append(f"{dataset.name}: {count} images, LR made by MATLAB-exact bicubic")
+        else:
+            parts.append(
+                f"{dataset.name}: {count} images, {official} official LR, the rest made by bicubic"
+            )
+    return "; ".join(parts)
+
+
+def report_table(rows: list[dict], benchmark_columns: list[str] = ()) -> str:
+    """Method | Data | Epoch | PSNR-Y, plus a column per benchmark when checkpoints were scored.
+
+    ``benchmark_columns`` are dataset names whose ``<name>_psnr_y``/``_ssim_y`` some rows hold.
+    """
+    header = ["Method", "Data", "Epoch", "Step", "PSNR-Y (dB)", "SSIM-Y"]
+    header += [f"{name} PSNR / SSIM" for name in benchmark_columns] + ["Run"]
+    ordered = sorted(rows, key=lambda r: (r["method"], r["data"], r["run"], r["step"]))
+    table = []
+    for row in ordered:
+        cells = [
+            row["method"],
+            row["data"],
+            row["epoch"],
+            row["step"],
+            f"{row['psnr_y']:.2f}",
+            f"{row['ssim_y']:.4f}",
+        ]
+        for name in benchmark_columns:
+            cells.append(_pair(row.get(f"{name}_psnr_y"), row.get(f"{name}_ssim_y")))
+        table.append([*cells, row["run"]])
+    return markdown_table(header, table)
+
+
+# -- files ----------------------------------------------------------------------------------
+def write_file(path, data: bytes) -> Path:
+    """``atomic.write_bytes`` with the user's mistakes (no such folder, no space) as one line.
+
+    Every file of this package goes through here, ``figures.save_figure``'s too.
+    """
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise UserError(f"{path}: folder {path.parent} does not exist")
+    try:
+        return atomic.write_bytes(path, data)
+    except OSError as error:
+        raise UserError(f"{path}: cannot write ({error.strerror or error})") from None
+
+
+def _plain(value):
+    if isinstance(value, float | np.floating):
+        value = float(value)
+        return None if math.isnan(value) else round(value, 6)
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
+
+
+def write_csv(path, rows: list[dict]) -> Path:
+    columns = []
+    for row in rows:
+        columns += [key for key in row if key not in columns]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({key: _plain(row.get(key)) for key in columns})
+    return write_file(path, buffer.getvalue().encode())
+
+
+def write_json(path, document) -> Path:
+    def plain(value):
+        if isinstance(value, dict):
+            return {str(k): plain(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [plain(v) for v in value]
+        if isinstance(value, Path):
+            return str(value)
+        return _plain(value)
+
+    text = json.dumps(plain(document), indent=2, allow_nan=False) + "\n"
+    return write_file(path, text.encode())
+
+
+def sibling(path, suffix: str) -> Path:
+    """``results.csv`` -> ``results_per_image.csv``: companions of one ``--csv`` path."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}_{suffix}{path.suffix or '.csv'}")
+
+
+def json_document(evaluation: Evaluation | None, report: list[dict] | None) -> dict:
+    document = {"protocol": PROTOCOL}
+    if evaluation is not None:
+        document["datasets"] = [
+            {"name": d.name, "images": len(d.images), "official_lr": d.official_lr}
+            for d in evaluation.datasets
+        ]
+        document["methods"] = evaluation.methods
+        document["summary"] = evaluation.summary()
+        document["per_image"] = evaluation.per_image
+    if report is not None:
+        document["report"] = {"note": REPORT_NOTE, "rows": report}
+    document["paper"] = {
+        "source": "Ledig et al., CVPR 2017, table 2",
+        "results": {
+            method: {name: {"psnr_y": p, "ssim_y": s} for name, (p, s) in results.items()}
+            for method, results in PAPER_RESULTS.items()
+        },
+    }
+    return document

@@ -1,0 +1,106 @@
+"""Which generator file to use, and loading it with checks that fail in one line.
+
+``--weights`` takes nothing (the shipped default), a shipped name, a ``.keras`` file or a
+training run directory; ``load_generator`` refuses a file that is not a loadable 3->3 channel
+x4 generator before the first predict would.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from runtime.errors import UserError
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# Weights the project trained itself; each ships with a model card (``<name>_x4.md``) beside
+# it in weights/. Without ``--weights`` the first one that ships is used: SRGAN's sharper
+# textures are what people ask an SR tool for, and SRResNet is the one that ships first.
+DEFAULT_WEIGHTS = {
+    "srgan": REPO_ROOT / "weights" / "srgan_x4.keras",
+    "srresnet": REPO_ROOT / "weights" / "srresnet_x4.keras",
+}
+
+
+def resolve_weights(value=None):
+    """The generator file behind ``--weights``: None (the shipped default), a name, or a path.
+
+    A path may be a ``.keras`` file or a training run directory, whose final generator is
+    ``<run>/generator.keras``, so a user can point at what ``train.py`` wrote without knowing
+    its layout.
+    """
+    if value is None:
+        for path in DEFAULT_WEIGHTS.values():
+            if path.is_file():
+                return path
+        raise UserError("no trained weights ship yet; pass --weights PATH")
+    if str(value) in DEFAULT_WEIGHTS:
+        path = DEFAULT_WEIGHTS[str(value)]
+        if not path.is_file():
+            raise UserError(f"no {value} weights ship yet ({path} is missing); pass --weights PATH")
+        return path
+    path = Path(value)
+    if path.is_dir():
+        candidate = path / "generator.keras"
+        if not candidate.is_file():
+            raise UserError(f"{path}: no generator.keras in this folder (is it a training run?)")
+        return candidate
+    if not path.exists():
+        names = ", ".join(DEFAULT_WEIGHTS)
+        raise UserError(
+            f"{path}: no such file (--weights takes a .keras file, a run folder or {names})"
+        )
+    return path
+
+
+def load_generator(path):
+    """Load a saved generator, refusing anything that would fail later, in one line.
+
+    A broken file or a model of the wrong kind otherwise surfaces as a Keras traceback deep
+    in the first predict; the shape check is symbolic, so it costs no trace.
+    """
+    import keras
+
+    import models.layers  # noqa: F401  (registers PixelShuffle, so saved generators load)
+
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"{path}: no such file")
+    if not path.is_file():
+        raise UserError(f"{path}: not a file")
+    try:
+        model = keras.models.load_model(path, compile=False)
+    except Exception as error:  # zip, JSON, HDF5 and deserialisation errors all end here
+        raise UserError(f"{path}: not a loadable Keras model ({_one_line(error)})") from None
+    problem = _generator_problem(model)
+    if problem:
+        raise UserError(f"{path}: not a 3->3 channel x4 generator ({problem})")
+    return model
+
+
+def _generator_problem(model, scale=4):
+    inputs = getattr(model, "inputs", None) or []
+    outputs = getattr(model, "outputs", None) or []
+    if len(inputs) != 1 or len(outputs) != 1:
+        return f"{len(inputs)} inputs and {len(outputs)} outputs, not one of each"
+    shape = tuple(inputs[0].shape)
+    if len(shape) != 4 or shape[3] != 3:
+        return f"its input is {_shape_text(shape)}, not (batch, height, width, 3)"
+    probe = (1, shape[1] or 8, shape[2] or 8, 3)
+    try:
+        result = tuple(model.compute_output_shape(probe))
+    except Exception as error:
+        return f"cannot take a {probe} input: {_one_line(error)}"
+    expected = (1, scale * probe[1], scale * probe[2], 3)
+    if result != expected:
+        return f"it turns {probe} into {_shape_text(result)}, not {expected}"
+    return None
+
+
+def _shape_text(shape):
+    return str(tuple(shape))
+
+
+def _one_line(error):
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= 200 else text[:197] + "..."

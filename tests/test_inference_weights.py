@@ -1,0 +1,83 @@
+"""Which generator file --weights means, and loading one with one-line errors."""
+
+import keras
+import numpy as np
+import pytest
+
+from inference import tiling, weights
+from runtime.errors import UserError
+from tests.test_tiling import noise
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory, tiny):
+    path = tmp_path_factory.mktemp("weights") / "g.keras"
+    tiny.save(path)
+    return path
+
+
+def assert_one_line_user_error(call, *match):
+    with pytest.raises(UserError) as caught:
+        call()
+    message = str(caught.value)
+    assert "\n" not in message
+    for text in match:
+        assert text in message
+    return message
+
+
+def test_load_generator_loads_a_saved_generator(saved, tiny):
+    loaded = weights.load_generator(saved)
+    image = noise((6, 7, 3))
+    np.testing.assert_array_equal(tiling.upscale(image, loaded), tiling.upscale(image, tiny))
+
+
+def test_load_generator_errors_are_one_line(tmp_path):
+    assert_one_line_user_error(
+        lambda: weights.load_generator(tmp_path / "missing.keras"), "no such file"
+    )
+    corrupt = tmp_path / "corrupt.keras"
+    corrupt.write_bytes(b"PK\x03\x04 this is not a zip archive" * 10)
+    assert_one_line_user_error(lambda: weights.load_generator(corrupt), "not a loadable")
+    text = tmp_path / "text.keras"
+    text.write_text("hello")
+    assert_one_line_user_error(lambda: weights.load_generator(text), "not a loadable")
+
+
+def test_load_generator_refuses_models_that_are_not_generators(tmp_path):
+    dense = keras.Sequential([keras.Input((10,)), keras.layers.Dense(3)])
+    dense.save(tmp_path / "dense.keras")
+    assert_one_line_user_error(
+        lambda: weights.load_generator(tmp_path / "dense.keras"), "not a 3->3 channel x4"
+    )
+    same_size = keras.Sequential([keras.Input((None, None, 3)), keras.layers.Conv2D(3, 3)])
+    same_size.save(tmp_path / "conv.keras")
+    assert_one_line_user_error(
+        lambda: weights.load_generator(tmp_path / "conv.keras"), "not a 3->3 channel x4"
+    )
+
+
+def test_resolve_weights(tmp_path, monkeypatch, saved):
+    missing = {name: tmp_path / f"{name}.keras" for name in weights.DEFAULT_WEIGHTS}
+    monkeypatch.setattr(weights, "DEFAULT_WEIGHTS", missing)
+    message = assert_one_line_user_error(lambda: weights.resolve_weights(None))
+    assert message == "no trained weights ship yet; pass --weights PATH"
+    assert_one_line_user_error(lambda: weights.resolve_weights("srresnet"), "--weights PATH")
+    assert weights.resolve_weights(str(saved)) == saved
+    run = tmp_path / "run"
+    run.mkdir()
+    assert_one_line_user_error(lambda: weights.resolve_weights(run), "generator.keras")
+    (run / "generator.keras").write_bytes(saved.read_bytes())
+    assert weights.resolve_weights(run) == run / "generator.keras"
+    missing["srresnet"].write_bytes(saved.read_bytes())
+    assert weights.resolve_weights(None) == missing["srresnet"]  # the one that ships
+    assert weights.resolve_weights("srresnet") == missing["srresnet"]
+    assert_one_line_user_error(lambda: weights.resolve_weights("srgan"), "srgan.keras is missing")
+    missing["srgan"].write_bytes(saved.read_bytes())
+    assert weights.resolve_weights(None) == missing["srgan"]  # SRGAN first once it ships
+    assert_one_line_user_error(lambda: weights.resolve_weights(tmp_path / "x.keras"), "no such")
+
+
+def test_default_weights_live_in_the_repository():
+    for name, path in weights.DEFAULT_WEIGHTS.items():
+        assert path == weights.REPO_ROOT / "weights" / f"{name}_x4.keras"

@@ -1,0 +1,121 @@
+"""The networks a training stage needs, built and compiled from its config.
+
+``pretrain`` needs the generator alone; ``gan`` adds the discriminator, the VGG feature
+extractor (for a VGG content loss) and the combined model. A generator may start from another
+run's weights (``--init-generator``), given as a ``.keras`` file, a run directory or a
+checkpoint folder: ``generator_file`` finds the generator behind such a path, for
+``evaluation`` too.
+"""
+
+import dataclasses
+from pathlib import Path
+
+import keras
+
+from models.discriminator import build_discriminator
+from models.gan import (
+    build_gan,
+    compile_discriminator,
+    compile_generator,
+    discriminator_trainable,
+)
+from models.generator import build_generator
+from models.precision import choose_precision, dtype_policy
+from models.vgg import MissingVGGWeights, build_feature_extractor, find_vgg_weights
+from runtime.errors import UserError
+from training import checkpoints
+
+
+@dataclasses.dataclass
+class Networks:
+    generator: keras.Model
+    discriminator: keras.Model | None = None
+    feature_extractor: keras.Model | None = None
+    gan: keras.Model | None = None
+
+    def models_to_save(self):
+        saved = {"generator": self.generator}
+        if self.discriminator is not None:
+            saved["discriminator"] = self.discriminator
+        return saved
+
+    def optimizers(self):
+        """Each optimiser with the variables it trains, in the order its first step builds them."""
+        if self.gan is None:
+            return {"generator": (self.generator.optimizer, self.generator.trainable_variables)}
+        with discriminator_trainable(self.discriminator, True):
+            d_variables = list(self.discriminator.trainable_variables)
+        return {
+            "gan": (self.gan.optimizer, self.gan.trainable_variables),
+            "discriminator": (self.discriminator.optimizer, d_variables),
+        }
+
+
+def build_networks(config):
+    """Build and compile every model the stage needs (VGG only for a VGG content loss), in the
+    config's precision (the global dtype policy is restored afterwards)."""
+    with dtype_policy(choose_precision(config.precision)):
+        return _build_networks(config)
+
+
+def _build_networks(config):
+    keras.utils.set_random_seed(config.seed)
+    generator = build_generator(
+        blocks=config.blocks,
+        upsample=config.upsample,
+        upsample_activation=config.upsample_activation,
+    )
+    if config.init_generator:
+        load_generator_weights(generator, config.init_generator)
+    if config.stage == "pretrain":
+        compile_generator(generator, learning_rate=config.learning_rate, beta_1=config.beta_1)
+        return Networks(generator)
+    discriminator = build_discriminator(config.hr_size)
+    compile_discriminator(discriminator, learning_rate=config.learning_rate, beta_1=config.beta_1)
+    extractor = None
+    if config.content_loss != "mse":
+        weights = require_vgg_weights(config.vgg_weights)
+        extractor = build_feature_extractor(config.content_loss, weights)
+    gan = build_gan(
+        generator,
+        discriminator,
+        extractor,
+        learning_rate=config.learning_rate,
+        beta_1=config.beta_1,
+        adversarial_weight=config.adversarial_weight,
+    )
+    return Networks(generator, discriminator, extractor, gan)
+
+
+def require_vgg_weights(path):
+    """The VGG19 file, or a UserError: models/ cannot raise our error types itself."""
+    try:
+        return find_vgg_weights(path)
+    except MissingVGGWeights as error:
+        raise UserError(str(error)) from None
+
+
+def generator_file(path):
+    """The generator ``.keras`` file behind a path: a file, a run directory or a checkpoint."""
+    path = Path(path)
+    if path.is_file():
+        return path
+    if path.name == "checkpoints" and path.is_dir():
+        path = path.parent
+    for candidate in (path / "generator.keras", path / "checkpoints"):
+        if candidate.is_file():
+            return candidate
+        if candidate.is_dir():
+            latest = checkpoints.latest_checkpoint(path)
+            if latest is not None:
+                return latest / "generator.keras"
+    raise UserError(f"no generator found at {path} (expected a .keras file or a run directory)")
+
+
+def load_generator_weights(generator, path):
+    source = generator_file(path)
+    try:
+        generator.load_weights(source)
+    except Exception as error:  # Keras raises ValueError, OSError, zip errors... for bad files
+        reason = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+        raise UserError(f"cannot load generator weights from {source}: {reason}") from None

@@ -1,0 +1,45 @@
+"""Validation during training: the generator on held-out pairs, scored as the papers score.
+
+PSNR-Y and SSIM-Y with a 4-pixel shave (``evaluation.metrics``), and RGB PSNR as the student
+report gave it; the SR images come back too, for the sample grids.
+"""
+
+import numpy as np
+
+from data.pairs import lr_to_model, sr_to_uint8
+from evaluation.metrics import psnr, ssim
+from training.config import SCALE
+
+
+def predict(generator, batch):
+    """``generator.predict_on_batch`` as a numpy array (``predict_on_batch`` keeps less memory
+    than calling the model, and ``predict`` would split the batch)."""
+    return np.asarray(generator.predict_on_batch(np.asarray(batch)))
+
+
+def super_resolve(generator, lr_images):
+    """uint8 LR images (any sizes) -> uint8 SR images; equal sizes share one call."""
+    results = [None] * len(lr_images)
+    by_shape = {}
+    for index, image in enumerate(lr_images):
+        by_shape.setdefault(image.shape, []).append(index)
+    for indices in by_shape.values():
+        batch = lr_to_model(np.stack([lr_images[i] for i in indices]))
+        for i, sr in zip(indices, predict(generator, batch), strict=True):
+            results[i] = sr_to_uint8(sr)
+    return results
+
+
+def validate(generator, triples):
+    """Mean PSNR-Y / SSIM-Y (4-pixel shave, as the paper) and RGB PSNR, with the SR images."""
+    srs = super_resolve(generator, [lr for _, lr, _ in triples])
+    rows = [
+        (
+            psnr(hr, sr, crop_border=SCALE, y_channel=True),
+            ssim(hr, sr, crop_border=SCALE, y_channel=True),
+            psnr(hr, sr, crop_border=SCALE, y_channel=False),
+        )
+        for (_, _, hr), sr in zip(triples, srs, strict=True)
+    ]
+    psnr_y, ssim_y, psnr_rgb = (float(np.mean(column)) for column in zip(*rows, strict=True))
+    return {"psnr_y": psnr_y, "ssim_y": ssim_y, "psnr_rgb": psnr_rgb}, srs
