@@ -27,9 +27,59 @@ def compile_generator(generator, *, learning_rate=1e-4, beta_1=0.9):
     return generator
 
 
+def _is_real(y_true):
+    """Real images are labelled above 0.5 (the report's noisy labels are 0.9 to 1)."""
+    return keras.ops.cast(keras.ops.greater(y_true[:, 0], 0.5), "float32")
+
+
+def _mean_over(values, mask):
+    return keras.ops.sum(values * mask) / keras.ops.maximum(keras.ops.sum(mask), 1.0)
+
+
+def _correct(y_true, y_pred):
+    said_real = keras.ops.greater(y_pred[:, 0], 0.5)
+    is_real = keras.ops.greater(y_true[:, 0], 0.5)
+    return keras.ops.cast(keras.ops.equal(said_real, is_real), "float32")
+
+
+# D trains on one batch holding the real and the fake images (see training/loop.py gan_step),
+# so its losses and accuracies on each half are metrics of that one call: Keras resets metrics
+# at every train_on_batch and computes them from the pre-update predictions, at no extra cost.
+@keras.saving.register_keras_serializable(package="srgan")
+def real_loss(y_true, y_pred):
+    """D's binary cross-entropy on the real images of the batch."""
+    return _mean_over(keras.losses.binary_crossentropy(y_true, y_pred), _is_real(y_true))
+
+
+@keras.saving.register_keras_serializable(package="srgan")
+def fake_loss(y_true, y_pred):
+    """D's binary cross-entropy on the generated images of the batch."""
+    return _mean_over(keras.losses.binary_crossentropy(y_true, y_pred), 1.0 - _is_real(y_true))
+
+
+@keras.saving.register_keras_serializable(package="srgan")
+def real_accuracy(y_true, y_pred):
+    """The share of real images D calls real (Keras's binary_accuracy compares the rounded
+    prediction with the label itself, so noisy labels such as 0.95 would always be wrong)."""
+    return _mean_over(_correct(y_true, y_pred), _is_real(y_true))
+
+
+@keras.saving.register_keras_serializable(package="srgan")
+def fake_accuracy(y_true, y_pred):
+    """The share of generated images D calls fake."""
+    return _mean_over(_correct(y_true, y_pred), 1.0 - _is_real(y_true))
+
+
+DISCRIMINATOR_METRICS = (real_loss, fake_loss, real_accuracy, fake_accuracy)
+
+
 def compile_discriminator(discriminator, *, learning_rate=1e-4, beta_1=0.9):
     discriminator.trainable = True
-    discriminator.compile(optimizer=adam(learning_rate, beta_1), loss="binary_crossentropy")
+    discriminator.compile(
+        optimizer=adam(learning_rate, beta_1),
+        loss="binary_crossentropy",
+        metrics=list(DISCRIMINATOR_METRICS),
+    )
     return discriminator
 
 

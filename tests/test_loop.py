@@ -76,7 +76,15 @@ def assert_d_learns_and_is_frozen_in_g_step(networks):
         g_moved = changed(g_before, g_after)
         assert any("kernel" in name for name in g_moved), "G did not learn"
         assert all(np.isfinite(v) for v in losses.values())
-        assert set(losses) == {"d_real", "d_fake", "g_total", "g_content", "g_adversarial"}
+        assert set(losses) == {
+            "d_real",
+            "d_fake",
+            "d_real_accuracy",
+            "d_fake_accuracy",
+            "g_total",
+            "g_content",
+            "g_adversarial",
+        }
 
 
 def test_discriminator_learns_in_its_step_and_is_frozen_in_the_generators():

@@ -177,12 +177,15 @@ class Progress:
             smoothing=0.05,
         )
 
-    def update(self, losses):
+    def update(self, losses, *, warning=None):
+        """One step; ``warning`` (e.g. a collapsed discriminator) shows in the line while set."""
         bar = self._bar
         rate = bar.format_dict.get("rate")
         shown = {key: f"{value:.4g}" for key, value in losses.items()}
         if rate:
             shown["img/s"] = f"{rate * self.batch_size:.1f}"
+        if warning:
+            shown["warning"] = warning
         bar.set_postfix(shown, refresh=False)
         bar.update(1)
 
