@@ -11,7 +11,15 @@ from pathlib import Path
 from models.precision import PRECISIONS
 from runtime import cli
 from runtime.errors import UserError
-from training.config import CONTENT_LOSSES, PAIR_MODES, PRESETS, STAGES, Config, resolve_config
+from training.config import (
+    CONTENT_LOSSES,
+    PAIR_MODES,
+    PIXEL_LOSSES,
+    PRESETS,
+    STAGES,
+    Config,
+    resolve_config,
+)
 from training.schedules import SCHEDULES
 
 
@@ -71,6 +79,14 @@ def build_parser():
     arg("--warmup-steps", type=int, help="cosine: linear warm-up steps")
     arg("--min-learning-rate", type=float, help="cosine: the rate at the run's last step")
     arg("--content-loss", choices=CONTENT_LOSSES)
+    arg("--pixel-loss", choices=PIXEL_LOSSES, help="pretrain stage: mse (the paper's) or l1")
+    arg(
+        "--ema",
+        type=none_or(float),
+        metavar="DECAY",
+        help="validate and save the generator's exponential moving average, e.g. 0.999 "
+        "(the raw weights are kept for --resume); none: off",
+    )
     arg("--adversarial-weight", type=float)
     arg("--label-noise", type=float, help="real labels drawn from [1 - noise, 1]")
     arg("--init-generator", help="generator .keras file or run directory to start from")
@@ -109,7 +125,7 @@ def config_from_args(args, argv, *, check_paths=True):
         if key not in NOT_CONFIG and value is not None
     }
     # Flags whose value may be "none" are overrides even when they parse to None.
-    for flag in ("steps_per_epoch", "lr_decay_step", "validation_images", "validation_crop"):
+    for flag in ("steps_per_epoch", "lr_decay_step", "validation_images", "validation_crop", "ema"):
         option = "--" + flag.replace("_", "-")
         if any(a == option or a.startswith(option + "=") for a in argv):
             overrides[flag] = getattr(args, flag)

@@ -17,13 +17,22 @@ import keras
 ADVERSARIAL_WEIGHT = 1e-3
 
 
-def adam(learning_rate=1e-4, beta_1=0.9):
-    return keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1)
+PIXEL_LOSSES = {"mse": "mse", "l1": "mean_absolute_error"}
 
 
-def compile_generator(generator, *, learning_rate=1e-4, beta_1=0.9):
-    """SRResNet pretraining: the generator alone, pixel MSE."""
-    generator.compile(optimizer=adam(learning_rate, beta_1), loss="mse")
+def adam(learning_rate=1e-4, beta_1=0.9, ema=None):
+    """Adam; with ``ema`` (a decay such as 0.999) it also keeps an exponential moving average of
+    the weights it trains (Keras's ``use_ema``), which ``finalize_variable_values`` reads out."""
+    if ema is None:
+        return keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1)
+    return keras.optimizers.Adam(
+        learning_rate=learning_rate, beta_1=beta_1, use_ema=True, ema_momentum=ema
+    )
+
+
+def compile_generator(generator, *, learning_rate=1e-4, beta_1=0.9, loss="mse", ema=None):
+    """SRResNet pretraining: the generator alone, pixel MSE (the paper's) or L1."""
+    generator.compile(optimizer=adam(learning_rate, beta_1, ema), loss=PIXEL_LOSSES[loss])
     return generator
 
 
@@ -91,10 +100,12 @@ def build_gan(
     learning_rate=1e-4,
     beta_1=0.9,
     adversarial_weight=ADVERSARIAL_WEIGHT,
+    ema=None,
 ):
     """The two-output combined model, compiled, with the discriminator frozen inside it.
 
-    The LR input size follows the discriminator's HR size (its dense head fixes it).
+    The LR input size follows the discriminator's HR size (its dense head fixes it). ``ema``
+    averages the generator's weights (the combined model trains only those).
     """
     hr_size = discriminator.input_shape[1]
     scale = 4
@@ -106,7 +117,7 @@ def build_gan(
     gan = keras.Model(lr, [content, validity], name="srgan")
     discriminator.trainable = False
     gan.compile(
-        optimizer=adam(learning_rate, beta_1),
+        optimizer=adam(learning_rate, beta_1, ema),
         loss=["mse", "binary_crossentropy"],
         loss_weights=[1.0, adversarial_weight],
     )

@@ -16,6 +16,7 @@ from training.schedules import SCHEDULES
 
 STAGES = ("pretrain", "gan")
 CONTENT_LOSSES = ("vgg54", "vgg22", "vgg33", "mse")
+PIXEL_LOSSES = ("mse", "l1")
 PAIR_MODES = ("resize", "crop")
 SCALE = 4
 
@@ -81,6 +82,9 @@ class Config:
     warmup_steps: int = 0  # --warmup-steps (cosine): linear warm-up to --learning-rate
     min_learning_rate: float = 0.0  # --min-learning-rate (cosine): the rate at the last step
     content_loss: str = "vgg54"  # --content-loss: vgg54 | vgg22 | vgg33 | mse
+    pixel_loss: str = "mse"  # --pixel-loss (pretrain): mse (the paper's) | l1
+    # --ema DECAY: validate and save the generator's exponential moving average (None: off).
+    ema: float | None = None
     adversarial_weight: float = 1e-3  # --adversarial-weight
     label_noise: float = 0.0  # --label-noise: real labels drawn from [1 - noise, 1]
     init_generator: str | None = None  # --init-generator: weights to start the GAN stage from
@@ -154,6 +158,14 @@ def validate(config, *, check_paths=True):
         raise UserError(
             f"unknown content loss {config.content_loss!r}; choose from {', '.join(CONTENT_LOSSES)}"
         )
+    if config.pixel_loss not in PIXEL_LOSSES:
+        raise UserError(
+            f"unknown pixel loss {config.pixel_loss!r}; choose from {', '.join(PIXEL_LOSSES)}"
+        )
+    if config.pixel_loss != "mse" and config.stage != "pretrain":
+        raise UserError("--pixel-loss is for the pretrain stage; the GAN stage's is --content-loss")
+    if config.ema is not None and not 0 < config.ema < 1:
+        raise UserError(f"--ema must be in (0, 1), e.g. 0.999; got {config.ema}")
     if config.pairs not in PAIR_MODES:
         raise UserError(f"unknown pairs mode {config.pairs!r}; choose from {', '.join(PAIR_MODES)}")
     if config.upsample not in ("pixelshuffle", "upsampling"):

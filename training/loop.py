@@ -27,6 +27,7 @@ import numpy as np
 from data.catalog import data_dir as resolve_data_dir
 from data.catalog import resolve_training_set
 from data.pairs import PairSource, Prefetcher, validation_pairs
+from evaluation.perceptual import require_lpips_weights
 from models.gan import discriminator_trainable
 from models.precision import choose_precision, float32_copy
 from runtime import atomic, stop
@@ -34,7 +35,7 @@ from runtime.errors import UserError
 from training import checkpoints, logs
 from training.collapse import DiscriminatorWatch
 from training.config import Config
-from training.networks import build_networks, require_vgg_weights
+from training.networks import averaged_generator, build_networks, require_vgg_weights
 from training.schedules import learning_rate_at
 from training.validation import validate
 
@@ -63,9 +64,10 @@ def real_labels(config, step, batch_size):
     return labels
 
 
-def pretrain_step(networks, lr, hr):
+def pretrain_step(networks, lr, hr, name="g_mse"):
+    """One SRResNet update; the loss is logged as ``name`` (g_mse, or g_l1 with --pixel-loss)."""
     logs_ = networks.generator.train_on_batch(lr, hr, return_dict=True)
-    return {"g_mse": float(logs_["loss"])}
+    return {name: float(logs_["loss"])}
 
 
 def gan_step(networks, lr, hr, real):
@@ -130,6 +132,11 @@ class Trainer:
         dataset = resolve_training_set(config.dataset, self.data_root)
         if config.stage == "gan" and config.content_loss != "mse":
             require_vgg_weights(config.vgg_weights)
+        # The GAN stage's validation adds LPIPS (chosen by it later): no weights, no start.
+        self.lpips_weights = None
+        if config.stage == "gan":
+            hint = "the GAN stage scores its validation with LPIPS"
+            self.lpips_weights = str(require_lpips_weights(hint))
         if config.precision == "auto":
             config.precision = choose_precision("auto")  # written to config.json next
         self._prepare_run_dir(resume)
@@ -214,7 +221,10 @@ class Trainer:
         # resets that optimiser's state. Older checkpoints' files carry one, which load_weights
         # skips while the optimiser is unbuilt.
         for name, model in self.networks.models_to_save().items():
-            model.load_weights(latest / f"{name}.keras")
+            # With --ema, generator.keras holds the averages; training goes on from the raw
+            # weights beside them.
+            raw = latest / f"{name}_raw.keras"
+            model.load_weights(raw if raw.exists() else latest / f"{name}.keras")
         for name, (optimizer, variables) in self.networks.optimizers().items():
             checkpoints.restore_optimizer(optimizer, variables, optimizer_arrays[name])
         self.step = int(state["step"])
@@ -262,7 +272,7 @@ class Trainer:
                 stop.check()  # a request made during the last checkpoint: nothing to save
                 self._set_learning_rate(step)  # a pure function of the step: exact on resume
                 if config.stage == "pretrain":
-                    losses = pretrain_step(self.networks, lr, hr)
+                    losses = pretrain_step(self.networks, lr, hr, f"g_{config.pixel_loss}")
                 else:
                     losses = gan_step(self.networks, lr, hr, real_labels(config, step, len(lr)))
                 if not all(math.isfinite(value) for value in losses.values()):
@@ -331,7 +341,8 @@ class Trainer:
 
     def _checkpoint(self, epoch, board, bar):
         self._check_finite_weights()
-        metrics, srs = validate(self.networks.generator, self.validation)
+        generator = averaged_generator(self.networks)  # the generator itself without --ema
+        metrics, srs = validate(generator, self.validation, lpips_weights=self.lpips_weights)
         if self.best_psnr is None or metrics["psnr_y"] > self.best_psnr:
             self.best_psnr = metrics["psnr_y"]
         row = {"step": self.step, "epoch": epoch, **{k: round(v, 4) for k, v in metrics.items()}}
@@ -346,17 +357,22 @@ class Trainer:
         ]
         logs.save_sample_grid(self.run_dir / "samples" / f"epoch_{epoch:04d}.png", rows)
         logs.plot_losses(self.run_dir / "history.csv", self.run_dir / "loss.png")
-        saved = self._save(epoch, validation=metrics)
+        saved = self._save(epoch, validation=metrics, averaged=generator)
         message = (
             f"epoch {epoch} step {self.step}: validation PSNR-Y {metrics['psnr_y']:.2f} dB, "
-            f"SSIM-Y {metrics['ssim_y']:.4f}; checkpoint {saved.name}"
+            f"SSIM-Y {metrics['ssim_y']:.4f}"
+            + (f", LPIPS {metrics['lpips']:.4f}" if "lpips" in metrics else "")
+            + f"; checkpoint {saved.name}"
         )
         self._log(message)
         if bar is not None:
             bar.write(message)
         return metrics
 
-    def _save(self, epoch, validation):
+    def _save(self, epoch, validation, averaged=None):
+        """A checkpoint; with --ema its generator.keras holds the averaged weights (what
+        validation scored and what people use) and generator_raw.keras the raw ones (what a
+        resume trains on from)."""
         state = {
             "epoch": epoch,
             "best_psnr_y": self.best_psnr,
@@ -364,11 +380,15 @@ class Trainer:
             "skipped_images": self.skipped_images,
         }
         optimizers = {name: opt for name, (opt, _) in self.networks.optimizers().items()}
+        # Float32 files whatever the training precision: they load alike everywhere.
+        models = {k: float32_copy(m) for k, m in self.networks.models_to_save().items()}
+        if self.config.ema is not None:
+            models["generator_raw"] = models["generator"]
+            models["generator"] = float32_copy(averaged or averaged_generator(self.networks))
         saved = checkpoints.save_checkpoint(
             self.run_dir,
             step=self.step,
-            # Float32 files whatever the training precision: they load alike everywhere.
-            models={k: float32_copy(m) for k, m in self.networks.models_to_save().items()},
+            models=models,
             optimizers=optimizers,
             state=state,
             keep=self.config.keep_checkpoints,

@@ -51,6 +51,34 @@ class Networks:
         }
 
 
+def averaged_generator(networks):
+    """The generator with its optimiser's moving-average weights (``--ema``): a new model; the
+    training one keeps its raw weights. Without EMA, the generator itself.
+
+    Keras's ``use_ema`` keeps the averages inside the optimiser (saved with its state, so a
+    resume continues them exactly) and reads them out only through
+    ``finalize_variable_values``, which overwrites the model's weights. So the raw weights are
+    kept aside, the averages read out and copied into a clone, and the raw weights put back.
+    BatchNorm statistics are not trained by the optimiser: they stay the raw model's (already
+    moving averages themselves).
+    """
+    optimizer, variables = next(iter(networks.optimizers().values()))  # the generator's
+    inner = getattr(optimizer, "inner_optimizer", optimizer)  # float16: loss scaling wraps it
+    if not inner.use_ema or not inner.built:
+        return networks.generator
+    generator = networks.generator
+    raw = [keras.ops.convert_to_numpy(variable) for variable in variables]
+    optimizer.finalize_variable_values(variables)
+    try:
+        averaged_weights = generator.get_weights()
+    finally:
+        for variable, value in zip(variables, raw, strict=True):
+            variable.assign(value)
+    averaged = keras.models.clone_model(generator)  # same layers' dtype policies
+    averaged.set_weights(averaged_weights)
+    return averaged
+
+
 def build_networks(config):
     """Build and compile every model the stage needs (VGG only for a VGG content loss), in the
     config's precision (the global dtype policy is restored afterwards)."""
@@ -68,7 +96,13 @@ def _build_networks(config):
     if config.init_generator:
         load_generator_weights(generator, config.init_generator)
     if config.stage == "pretrain":
-        compile_generator(generator, learning_rate=config.learning_rate, beta_1=config.beta_1)
+        compile_generator(
+            generator,
+            learning_rate=config.learning_rate,
+            beta_1=config.beta_1,
+            loss=config.pixel_loss,
+            ema=config.ema,
+        )
         return Networks(generator)
     discriminator = build_discriminator(config.hr_size)
     compile_discriminator(discriminator, learning_rate=config.learning_rate, beta_1=config.beta_1)
@@ -83,6 +117,7 @@ def _build_networks(config):
         learning_rate=config.learning_rate,
         beta_1=config.beta_1,
         adversarial_weight=config.adversarial_weight,
+        ema=config.ema,
     )
     return Networks(generator, discriminator, extractor, gan)
 
