@@ -244,4 +244,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(cli.run(main, one_op_at_a_time=True))
+    cli.exit_with(cli.run(main, one_op_at_a_time=True))

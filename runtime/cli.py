@@ -5,6 +5,7 @@ SIGTERM is a stop request (``runtime.stop``) that the tool honours between steps
 exits 130 after saving what it can. Anything else is a bug and keeps its traceback.
 """
 
+import contextlib
 import os
 import sys
 
@@ -78,3 +79,22 @@ def run(main, argv=None, *, needs_keras=True, one_op_at_a_time=False):
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return stop.EXIT_CODE
+
+
+def exit_with(code):
+    """End the process with ``code``; after a stop request, without the interpreter's teardown.
+
+    By the time a stopped tool returns, its checkpoint or outputs are written atomically and its
+    logs are closed. What normal interpreter exit adds is TensorFlow's and the thread pools'
+    teardown: measured 3.1-3.6 s after the "stopped" line of a training run on 2 cores, longer
+    than the step and the checkpoint before it. A stop should take seconds, so after one the
+    standard streams are flushed and the process ends at once (``os._exit``). Other exits keep
+    ``sys.exit``'s full clean-up.
+    """
+    if code == stop.EXIT_CODE:
+        for stream in (sys.stdout, sys.stderr):
+            # A closed or broken pipe: nothing left to save.
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+        os._exit(code)
+    sys.exit(code)

@@ -66,3 +66,22 @@ def test_inference_tools_run_one_op_at_a_time(monkeypatch, script, expected):
     with pytest.raises(SystemExit):
         runpy.run_path(str(REPO_ROOT / script), run_name="__main__")
     assert asked and asked[0].get("one_op_at_a_time", False) is expected
+
+
+@pytest.mark.parametrize("code, teardown", [(130, False), (0, True), (2, True)])
+def test_after_a_stop_the_process_ends_without_teardown_but_with_its_output(code, teardown):
+    script = (
+        "import atexit, sys\n"
+        "from runtime import cli\n"
+        "atexit.register(lambda: print('teardown ran', file=sys.stderr))\n"
+        "print('checkpoint saved', end='')\n"  # unflushed: os._exit alone would lose it
+        "sys.stderr.write('stopped; resume with ...')\n"
+        f"cli.exit_with({code})\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == code
+    assert result.stdout == "checkpoint saved"
+    assert result.stderr.startswith("stopped; resume with ...")
+    assert ("teardown ran" in result.stderr) == teardown
