@@ -1,25 +1,29 @@
 """Score models on the SR benchmarks: ``python evaluate.py runs/a runs/b --datasets Set5 Set14``.
 
 A thin CLI over the ``evaluation`` package. It prints the paper's table (bicubic first, then
-each model, PSNR / SSIM on the Y channel per dataset) and, with ``--report-table``, the student
-report's table read from training runs. With no model it prints the bicubic baseline, which
-needs no TensorFlow and takes a few seconds for Set5 and Set14.
+each model, PSNR / SSIM on the Y channel and LPIPS per dataset, NIQE with ``--niqe``) and, with
+``--report-table``, the student report's table read from training runs. With no model and
+``--perceptual none`` it prints the bicubic baseline without TensorFlow in about a second;
+LPIPS loads Keras and its AlexNet (a few seconds more).
 """
 
 import argparse
-import sys
 from pathlib import Path
 
 from evaluation.benchmark import (
+    BICUBIC,
     DEFAULT_DATASETS,
     SCALE,
+    bicubic_method,
+    combine,
     evaluate,
     load_methods,
     resolve_datasets,
     split_model_spec,
 )
-from evaluation.figures import comparison_figure, save_figure
-from evaluation.runs import read_run, report_rows, score_checkpoints
+from evaluation.figures import comparison_figure, perception_distortion_figure, save_figure
+from evaluation.perceptual import perceptual_metrics
+from evaluation.runs import choose_checkpoint, read_run, report_rows, score_checkpoints
 from evaluation.tables import (
     REPORT_NOTE,
     benchmark_table,
@@ -33,6 +37,9 @@ from evaluation.tables import (
 from runtime import cli
 from runtime.errors import UserError
 
+NO_LPIPS = "or pass --perceptual none to score without LPIPS"
+CHOICE_DATASET = "Set5"  # the chosen-checkpoint rule's benchmark (issue 17)
+
 
 def crop_argument(text):
     try:
@@ -45,7 +52,7 @@ def crop_argument(text):
 def build_parser():
     parser = argparse.ArgumentParser(
         description="Evaluate x4 super-resolution with the SR papers' protocol "
-        "(PSNR/SSIM on Y, 4-pixel shave, official bicubic LR).",
+        "(PSNR/SSIM on Y, 4-pixel shave, official bicubic LR) and LPIPS.",
         epilog="Give the MODELs before --datasets, which takes every name after it. "
         "Example: python evaluate.py runs/a best=runs/b --datasets Set5 Set14 --paper",
     )
@@ -66,6 +73,18 @@ def build_parser():
     )
     arg("--data-dir", help="where the datasets lie (default: datasets/ or $SRGAN_DATA_DIR)")
     arg("--rgb", action="store_true", help="also report PSNR on RGB, as the student report did")
+    arg(
+        "--perceptual",
+        choices=("lpips", "none"),
+        default="lpips",
+        help="lpips (default): LPIPS v0.1 AlexNet beside PSNR/SSIM, lower is better; "
+        "none: PSNR/SSIM only (no TensorFlow for the bicubic baseline)",
+    )
+    arg(
+        "--niqe",
+        action="store_true",
+        help="also NIQE of each SR image (no reference; lower is better; slower)",
+    )
     arg("--paper", action="store_true", help="add Ledig et al.'s published rows to the table")
     arg("--tile", type=int, help="largest tile side in LR pixels for models (default: automatic)")
     arg("--save-images", metavar="DIR", help="write DIR/<dataset>/<method>/<image>.png")
@@ -84,6 +103,12 @@ def build_parser():
     )
     arg("--json", metavar="PATH", help="write everything (summary, per image, report) as JSON")
     arg(
+        "--pd-plot",
+        metavar="PATH",
+        help="write the perception-distortion plot: PSNR-Y against LPIPS of every method and "
+        "checkpoint scored, one panel per dataset (PNG, PDF, SVG)",
+    )
+    arg(
         "--report-table",
         action="store_true",
         help="print the student report's table (method x data x epoch -> validation PSNR-Y) "
@@ -92,7 +117,15 @@ def build_parser():
     arg(
         "--report-checkpoints",
         action="store_true",
-        help="with --report-table: also score every checkpoint still on disk on --datasets",
+        help="with --report-table: also score every checkpoint still on disk on --datasets, "
+        f"and name the chosen one (lowest {CHOICE_DATASET} LPIPS whose {CHOICE_DATASET} PSNR-Y "
+        "is at least bicubic's)",
+    )
+    arg(
+        "--rank-by",
+        choices=("lpips", "psnr"),
+        help="with --report-table: rows best first, by the first --datasets benchmark when "
+        "checkpoints are scored, else by the runs' own validation",
     )
     arg("--no-progress", dest="progress", action="store_false", help="no progress bar")
     return parser
@@ -100,19 +133,68 @@ def build_parser():
 
 def check_outputs(args):
     """Refuse an unwritable output before minutes of work, not after."""
-    for option in ("figure", "csv", "json"):
+    for option in ("figure", "csv", "json", "pd_plot"):
         value = getattr(args, option)
         if value and not Path(value).parent.is_dir():
-            raise UserError(f"--{option} {value}: folder {Path(value).parent} does not exist")
+            flag = option.replace("_", "-")
+            raise UserError(f"--{flag} {value}: folder {Path(value).parent} does not exist")
     for option in ("figure_image", "figure_crop"):
         if getattr(args, option) and not args.figure:
             raise UserError(f"--{option.replace('_', '-')} goes with --figure")
-    if args.report_checkpoints and not args.report_table:
-        raise UserError("--report-checkpoints goes with --report-table")
+    for option in ("report_checkpoints", "rank_by"):
+        if getattr(args, option) and not args.report_table:
+            raise UserError(f"--{option.replace('_', '-')} goes with --report-table")
+    for option in ("niqe", "pd_plot"):
+        if getattr(args, option) and args.perceptual == "none":
+            raise UserError(
+                f"--{option.replace('_', '-')} needs the perceptual scores; drop --perceptual none"
+            )
+    if args.pd_plot and args.report_table and not (args.datasets or args.report_checkpoints):
+        raise UserError("--pd-plot needs scores: give --datasets or --report-checkpoints")
     if args.report_table and not args.models:
         raise UserError("--report-table needs run directories as MODEL arguments")
     if args.tile is not None and args.tile < 0:
         raise UserError("--tile must be 0 (never tile) or a positive size")
+
+
+def describe_perceptual(perceptual) -> str:
+    if perceptual.niqe:
+        return (
+            "LPIPS (v0.1, AlexNet, on RGB) and NIQE (no reference, on Y), same shave: "
+            "lower is better"
+        )
+    return "LPIPS (v0.1, AlexNet, on RGB, same shave): lower is better"
+
+
+def describe_ranking(rank_by, dataset) -> str:
+    metric = {"lpips": "LPIPS, lowest first", "psnr": "PSNR-Y, highest first"}[rank_by]
+    where = f"{dataset} benchmark" if dataset else "validation"
+    return f"Ranked by {where} {metric}; rows without that score last."
+
+
+def report_choice(report, datasets, result):
+    """Print and return the checkpoint ``choose_checkpoint`` picks (issue 17's rule)."""
+    dataset = next((d for d in datasets if d.name == CHOICE_DATASET), None)
+    if dataset is None:
+        print(f"Chosen checkpoint: none (the rule needs {CHOICE_DATASET} in --datasets).")
+        return None
+    if result is None or BICUBIC not in result.methods:
+        result = evaluate([bicubic_method()], [dataset], progress=False)
+    floor = result.mean(BICUBIC, CHOICE_DATASET, "psnr_y")
+    chosen = choose_checkpoint(report, floor, CHOICE_DATASET)
+    rule = (
+        f"lowest {CHOICE_DATASET} LPIPS whose {CHOICE_DATASET} PSNR-Y is at least "
+        f"bicubic's {floor:.2f} dB"
+    )
+    if chosen is None:
+        print(f"Chosen checkpoint ({rule}): none qualifies.")
+        return None
+    print(
+        f"Chosen checkpoint ({rule}): {chosen['run']} step {chosen['step']}, "
+        f"LPIPS {chosen[CHOICE_DATASET + '_lpips']:.4f}, "
+        f"PSNR-Y {chosen[CHOICE_DATASET + '_psnr_y']:.2f} dB ({chosen['checkpoint']})"
+    )
+    return chosen
 
 
 def main(argv=None):
@@ -126,6 +208,10 @@ def main(argv=None):
         runs = [read_run(split_model_spec(m)[1]) for m in args.models]
     needs_data = run_benchmark or args.report_checkpoints
     datasets = resolve_datasets(dataset_names, args.data_dir) if needs_data else []
+    perceptual = None
+    if needs_data and args.perceptual != "none":
+        cli.import_keras_quietly()  # LPIPS is a Keras model; its weights are checked first
+        perceptual = perceptual_metrics(lpips=True, niqe=args.niqe, hint=NO_LPIPS)
 
     result = None
     if run_benchmark:
@@ -141,36 +227,50 @@ def main(argv=None):
             figure_image=args.figure_image,
             keep_figure=bool(args.figure),
             progress=args.progress,
+            perceptual=perceptual,
         )
         print(
             f"x{SCALE} super-resolution: PSNR (dB) / SSIM on the Y channel (BT.601), "
             "4-pixel border shaved"
         )
+        if perceptual is not None:
+            print(describe_perceptual(perceptual))
         print(f"({describe_lr(datasets)})")
         print()
         print(benchmark_table(result, paper=args.paper))
 
-    report = None
+    report = chosen = checkpoints = None
     if runs is not None:
         report = report_rows(runs)
         columns = []
         if args.report_checkpoints:
             cli.import_keras_quietly()
-            score_checkpoints(runs, report, datasets, tile=args.tile, progress=args.progress)
+            checkpoints = score_checkpoints(
+                runs, report, datasets, tile=args.tile, progress=args.progress,
+                perceptual=perceptual,
+            )  # fmt: skip
             columns = [dataset.name for dataset in datasets]
         if result is not None:
             print()
         print(f"Training runs: {REPORT_NOTE}.")
         if columns:
             print(f"Benchmark columns: checkpoints still on disk, scored on {', '.join(columns)}.")
+        if args.rank_by:
+            print(describe_ranking(args.rank_by, columns[0] if columns else None))
         print()
-        print(report_table(report, columns))
+        print(report_table(report, columns, rank_by=args.rank_by))
+        if args.report_checkpoints and perceptual is not None:
+            print()
+            chosen = report_choice(report, datasets, result)
 
     written = []
     if args.figure and result is not None:
         written.append(
             save_figure(comparison_figure(result.figure, crop=args.figure_crop), args.figure)
         )
+    if args.pd_plot:
+        scored = combine(*(e for e in (result, checkpoints) if e is not None))
+        written.append(save_figure(perception_distortion_figure(scored), args.pd_plot))
     if args.csv:
         if result is not None:
             written.append(write_csv(args.csv, result.summary()))
@@ -180,7 +280,7 @@ def main(argv=None):
             path = sibling(args.csv, "report") if result is not None else args.csv
             written.append(write_csv(path, report))
     if args.json:
-        written.append(write_json(args.json, json_document(result, report)))
+        written.append(write_json(args.json, json_document(result, report, chosen=chosen)))
     if args.save_images and result is not None:
         written.append(Path(args.save_images))
     if written:
@@ -191,4 +291,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(cli.run(main, needs_keras=False, one_op_at_a_time=True))
+    cli.exit_with(cli.run(main, needs_keras=False, one_op_at_a_time=True))

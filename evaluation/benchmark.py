@@ -27,6 +27,8 @@ import numpy as np
 from data.catalog import BenchmarkImage, lookup, resolve_benchmark
 from data.images import bicubic_downscale, bicubic_upscale, decode_image, modcrop, write_image
 from evaluation.metrics import psnr, ssim
+from evaluation.perceptual import PROTOCOL as PERCEPTUAL_PROTOCOL
+from evaluation.perceptual import Perceptual
 from runtime import stop
 from runtime.errors import UserError
 
@@ -39,7 +41,7 @@ MIN_HR_SIDE = 2 * SCALE + 11
 PROTOCOL = (
     "x4; PSNR (dB) and SSIM on the Y channel (BT.601), 4-pixel border shaved, HR = modcrop(HR, 4); "
     "LR = the official MATLAB-bicubic file where the dataset ships one, else MATLAB-exact bicubic "
-    "of modcrop(HR); greyscale HR scored on its grey channel"
+    "of modcrop(HR); greyscale HR scored on its grey channel; " + PERCEPTUAL_PROTOCOL
 )
 
 
@@ -233,13 +235,15 @@ def super_resolve(method: Method, lr: np.ndarray, *, tile=None) -> np.ndarray:
     return upscale(lr, method.generator, tile=tile)
 
 
-def score(hr: np.ndarray, sr: np.ndarray, *, rgb: bool = False) -> dict:
+def score(hr: np.ndarray, sr: np.ndarray, *, rgb: bool = False, perceptual=None) -> dict:
     scores = {
         "psnr_y": psnr(hr, sr, crop_border=SCALE, y_channel=True),
         "ssim_y": ssim(hr, sr, crop_border=SCALE, y_channel=True),
     }
     if rgb:
         scores["psnr_rgb"] = psnr(hr, sr, crop_border=SCALE, y_channel=False)
+    if perceptual is not None:
+        scores.update(perceptual.score(hr, sr))
     return scores
 
 
@@ -260,6 +264,11 @@ class Evaluation:
     per_image: list[dict]
     rgb: bool = False
     figure: FigureData | None = None
+    perceptual: tuple[str, ...] = ()  # "lpips", "niqe": the scores beside PSNR and SSIM
+
+    @property
+    def metrics(self) -> list[str]:
+        return ["psnr_y", "ssim_y"] + (["psnr_rgb"] if self.rgb else []) + list(self.perceptual)
 
     def mean(self, method: str, dataset: str, metric: str) -> float:
         values = [
@@ -271,17 +280,18 @@ class Evaluation:
 
     def summary(self) -> list[dict]:
         """One row per method and dataset, in table order."""
-        metrics = ["psnr_y", "ssim_y"] + (["psnr_rgb"] if self.rgb else [])
         rows = []
         for method in self.methods:
             for dataset in self.datasets:
                 row = {"method": method, "dataset": dataset.name, "images": len(dataset.images)}
-                row.update({metric: self.mean(method, dataset.name, metric) for metric in metrics})
+                row.update({m: self.mean(method, dataset.name, m) for m in self.metrics})
                 rows.append(row)
         return rows
 
 
-def compare_on_image(methods: list[Method], hr: np.ndarray, name: str = "image", *, tile=None):
+def compare_on_image(
+    methods: list[Method], hr: np.ndarray, name: str = "image", *, tile=None, perceptual=None
+):
     """Every method on one HR array (LR made by MATLAB-exact bicubic): figure data for any
     picture, e.g. a crop that shows a texture, without a dataset folder."""
     hr = modcrop(np.asarray(hr), SCALE)
@@ -291,7 +301,7 @@ def compare_on_image(methods: list[Method], hr: np.ndarray, name: str = "image",
     data = FigureData("", name, hr)
     for method in methods:
         sr = super_resolve(method, lr, tile=tile)
-        data.panels.append((method.name, sr, score(hr, sr)))
+        data.panels.append((method.name, sr, score(hr, sr, perceptual=perceptual)))
     return data
 
 
@@ -303,7 +313,9 @@ def combine(*evaluations: Evaluation) -> Evaluation:
         datasets += [d for d in evaluation.datasets if d.name not in {x.name for x in datasets}]
         per_image += evaluation.per_image
     rgb = bool(evaluations) and all(evaluation.rgb for evaluation in evaluations)
-    return Evaluation(methods, datasets, per_image, rgb=rgb)
+    first = evaluations[0].perceptual if evaluations else ()
+    perceptual = tuple(m for m in first if all(m in e.perceptual for e in evaluations))
+    return Evaluation(methods, datasets, per_image, rgb=rgb, perceptual=perceptual)
 
 
 def find_image(datasets: list[Dataset], wanted: str | None) -> tuple[str, str]:
@@ -339,11 +351,13 @@ def evaluate(
     figure_image: str | None = None,
     keep_figure: bool = False,
     progress: bool = True,
+    perceptual: Perceptual | None = None,
 ) -> Evaluation:
     """Score every method on every image, one image in memory at a time.
 
     ``save_images`` writes ``<dir>/<dataset>/<method>/<name>.png``. ``keep_figure`` keeps the
     SR images of ``figure_image`` (default: the first image) for ``comparison_figure``.
+    ``perceptual`` adds LPIPS and NIQE (``evaluation.perceptual``) to every image's scores.
     """
     from tqdm import tqdm
 
@@ -351,7 +365,8 @@ def evaluate(
     folders = {method.name: safe_filename(method.name) for method in methods}
     if len(set(folders.values())) < len(folders):
         raise UserError("two method names map to the same folder name; label them with NAME=PATH")
-    evaluation = Evaluation([m.name for m in methods], datasets, [], rgb=rgb)
+    metrics = perceptual.metrics if perceptual else ()
+    evaluation = Evaluation([m.name for m in methods], datasets, [], rgb=rgb, perceptual=metrics)
     total = sum(len(dataset.images) for dataset in datasets)
     with tqdm(total=total, unit="img", disable=not progress, dynamic_ncols=True) as bar:
         for dataset in datasets:
@@ -365,7 +380,7 @@ def evaluate(
                 for method in methods:
                     stop.check()  # Ctrl-C or SIGTERM: stop between images, never inside TF
                     sr = super_resolve(method, image.lr, tile=tile)
-                    scores = score(image.hr, sr, rgb=rgb)
+                    scores = score(image.hr, sr, rgb=rgb, perceptual=perceptual)
                     evaluation.per_image.append(
                         {
                             "dataset": dataset.name,

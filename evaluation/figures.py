@@ -1,4 +1,5 @@
-"""Figures of an evaluation: the side-by-side comparison, PSNR curves, checkerboard artefacts.
+"""Figures of an evaluation: the side-by-side comparison, the perception-distortion plane, PSNR
+curves, checkerboard artefacts.
 
 matplotlib is imported only when a figure is drawn, and only its ``Figure`` class: no pyplot,
 so a notebook keeps its inline backend.
@@ -12,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from data.images import modcrop
-from evaluation.benchmark import SCALE, FigureData
+from evaluation.benchmark import SCALE, Evaluation, FigureData
 from evaluation.tables import write_file
 from runtime.errors import UserError
 
@@ -70,11 +71,19 @@ def _new_figure(**options):
     return Figure(**options)
 
 
+def crop_caption(scores: dict) -> str:
+    """What the comparison figure prints under a crop: PSNR-Y and LPIPS (SSIM-Y without it)."""
+    if "lpips" in scores:
+        return f"PSNR-Y {scores['psnr_y']:.2f} dB\nLPIPS {scores['lpips']:.4f}"
+    return f"PSNR-Y {scores['psnr_y']:.2f} dB\nSSIM-Y {scores['ssim_y']:.4f}"
+
+
 def comparison_figure(figure_data: FigureData, path=None, *, crop=None, title=None):
     """Each method and the HR side by side, a zoomed crop under each (paper, figure 2).
 
-    The crop's rectangle is drawn on the full images; titles carry PSNR-Y / SSIM-Y. Returns
-    the figure (which Jupyter displays); ``path`` also writes it.
+    The crop's rectangle is drawn on the full images; each crop's caption gives the method's
+    PSNR-Y and LPIPS on the whole image (SSIM-Y where LPIPS was not scored). Returns the
+    figure (which Jupyter displays); ``path`` also writes it.
     """
     from matplotlib.patches import Rectangle
 
@@ -83,23 +92,21 @@ def comparison_figure(figure_data: FigureData, path=None, *, crop=None, title=No
     height, width = hr.shape[:2]
     if min(x, y) < 0 or size < 1 or x + size > width or y + size > height:
         raise UserError(f"crop {x},{y},{size} does not fit in the {width}x{height} image")
-    panels = [
-        (sr, f"{name}\n{s['psnr_y']:.2f} dB / {s['ssim_y']:.4f}")
-        for name, sr, s in figure_data.panels
-    ]
-    panels.append((hr, "HR (original)\ntitles: PSNR-Y / SSIM-Y"))
+    panels = [(sr, name, crop_caption(s)) for name, sr, s in figure_data.panels]
+    panels.append((hr, "HR (original)", "reference"))
     aspect = height / width
     figure = _new_figure(figsize=(3.2 * len(panels), 3.2 * aspect + 3.6))
     axes = figure.subplots(
         2, len(panels), gridspec_kw={"height_ratios": [aspect, 1]}, squeeze=False
     )
     grey = {"cmap": "gray", "vmin": 0, "vmax": 255} if hr.ndim == 2 else {}
-    for column, (image, label) in enumerate(panels):
+    for column, (image, label, caption) in enumerate(panels):
         top, bottom = axes[0, column], axes[1, column]
         top.imshow(image, **grey)
         top.add_patch(Rectangle((x - 0.5, y - 0.5), size, size, fill=False, color="red", lw=1.5))
         top.set_title(label, fontsize=9)
         bottom.imshow(image[y : y + size, x : x + size], interpolation="nearest", **grey)
+        bottom.set_xlabel(caption, fontsize=9)
         for axis in (top, bottom):
             axis.set_xticks([])
             axis.set_yticks([])
@@ -108,6 +115,61 @@ def comparison_figure(figure_data: FigureData, path=None, *, crop=None, title=No
     where = f"{figure_data.dataset} / " if figure_data.dataset else ""
     figure.suptitle(title or f"{where}{figure_data.name} (x{SCALE})")
     figure.tight_layout()
+    if path is not None:
+        save_figure(figure, path)
+    return figure
+
+
+def perception_distortion_points(evaluation: Evaluation) -> dict[str, list[tuple]]:
+    """``{dataset: [(method, mean PSNR-Y, mean LPIPS), ...]}`` for every method scored there.
+
+    Ledig et al. publish PSNR but no LPIPS, so their rows give no point (``tables``).
+    """
+    if "lpips" not in evaluation.perceptual:
+        raise UserError("the perception-distortion plot needs LPIPS: drop --perceptual none")
+    points = {}
+    for dataset in evaluation.datasets:
+        found = []
+        for method in evaluation.methods:
+            psnr_y = evaluation.mean(method, dataset.name, "psnr_y")
+            lpips = evaluation.mean(method, dataset.name, "lpips")
+            if np.isfinite(psnr_y) and np.isfinite(lpips):
+                found.append((method, psnr_y, lpips))
+        points[dataset.name] = found
+    return points
+
+
+def perception_distortion_figure(evaluation: Evaluation, path=None):
+    """PSNR-Y (distortion, x) against LPIPS (perception, y), one panel per dataset, a labelled
+    point per method or checkpoint: Blau & Michaeli's plane (CVPR 2018) with LPIPS as the
+    perceptual axis, as perceptual SR papers draw it. The best corner is the lower right.
+
+    Returns the figure; each panel's first collection holds its points (``get_offsets``).
+    ``path`` also writes it.
+    """
+    points = perception_distortion_points(evaluation)
+    figure = _new_figure(figsize=(5.2 * max(1, len(points)), 4.4))
+    axes = figure.subplots(1, max(1, len(points)), squeeze=False)[0]
+    for axis, (dataset, found) in zip(axes, points.items(), strict=False):
+        xs = [psnr_y for _, psnr_y, _ in found]
+        ys = [lpips for _, _, lpips in found]
+        axis.scatter(xs, ys, s=24, zorder=3)
+        for method, psnr_y, lpips in found:
+            axis.annotate(
+                method, (psnr_y, lpips), xytext=(4, 3), textcoords="offset points", fontsize=7
+            )
+        axis.set_title(f"{dataset} (x{SCALE})")
+        axis.set_xlabel("PSNR-Y (dB), higher is better")
+        axis.set_ylabel("LPIPS (AlexNet), lower is better")
+        axis.grid(alpha=0.3)
+    figure.suptitle("Perception-distortion plane (Blau & Michaeli 2018)")
+    figure.text(
+        0.01,
+        0.005,
+        "Ledig et al. 2017 publish PSNR but no LPIPS: their SRResNet and SRGAN have no point.",
+        fontsize=7,
+    )
+    figure.tight_layout(rect=(0, 0.03, 1, 1))
     if path is not None:
         save_figure(figure, path)
     return figure

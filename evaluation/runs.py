@@ -81,6 +81,7 @@ def report_rows(runs: list[Run]) -> list[dict]:
                     "psnr_y": row.get("psnr_y", float("nan")),
                     "ssim_y": row.get("ssim_y", float("nan")),
                     "psnr_rgb": row.get("psnr_rgb", float("nan")),
+                    "lpips": row.get("lpips", float("nan")),  # GAN runs' validation only
                     "stage": run.stage,
                     "run": run.name,
                 }
@@ -108,10 +109,17 @@ def checkpoints_of(run: Run) -> list[tuple[int, int, Path]]:
 
 
 def score_checkpoints(
-    runs: list[Run], rows: list[dict], datasets: list[Dataset], *, tile=None, progress=True
+    runs: list[Run],
+    rows: list[dict],
+    datasets: list[Dataset],
+    *,
+    tile=None,
+    progress=True,
+    perceptual=None,
 ):
-    """Add ``<dataset>_psnr_y`` and ``<dataset>_ssim_y`` to the rows of each checkpoint still
-    on disk.
+    """Add ``<dataset>_psnr_y`` and ``<dataset>_ssim_y`` (and ``_lpips``, ``_niqe`` with
+    ``perceptual``) and the ``checkpoint`` folder to the rows of each checkpoint still on disk;
+    returns the checkpoints' ``Evaluation`` (None if none is left).
 
     Every run's checkpoints are scored on the same benchmark images, so unlike validation.csv
     these columns compare runs trained on different data.
@@ -121,20 +129,54 @@ def score_checkpoints(
         for _epoch, step, folder in checkpoints_of(run):
             method = load_method(folder, f"{run.name}-step{step}")
             methods.append(method)
-            keys[method.name] = (run.name, step)
+            keys[method.name] = (run.name, step, folder)
     if not methods:
         return None
-    evaluation = evaluate(methods, datasets, tile=tile, progress=progress)
+    evaluation = evaluate(methods, datasets, tile=tile, progress=progress, perceptual=perceptual)
     for method in methods:
-        run_name, step = keys[method.name]
+        run_name, step, folder = keys[method.name]
         for row in rows:
             if row["run"] == run_name and row["step"] == step:
+                row["checkpoint"] = str(folder)
                 for dataset in datasets:
-                    for metric in ("psnr_y", "ssim_y"):
+                    for metric in ("psnr_y", "ssim_y", *evaluation.perceptual):
                         row[f"{dataset.name}_{metric}"] = evaluation.mean(
                             method.name, dataset.name, metric
                         )
     return evaluation
+
+
+def _value(row: dict, key: str) -> float:
+    value = row.get(key)
+    return float(value) if value is not None else float("nan")
+
+
+def rank_rows(rows: list[dict], by: str, dataset: str | None = None) -> list[dict]:
+    """``rows`` best first: by LPIPS (lowest first) or PSNR-Y (highest first), on ``dataset``'s
+    benchmark columns if given, else on each run's own validation. Rows without the score
+    come last, in their old order."""
+    if by not in ("lpips", "psnr"):
+        raise ValueError(f"rank by 'lpips' or 'psnr', not {by!r}")
+    key = {"lpips": "lpips", "psnr": "psnr_y"}[by]
+    key = f"{dataset}_{key}" if dataset else key
+    sign = 1 if by == "lpips" else -1
+    scored = [row for row in rows if np.isfinite(_value(row, key))]
+    unscored = [row for row in rows if not np.isfinite(_value(row, key))]
+    return sorted(scored, key=lambda row: sign * _value(row, key)) + unscored
+
+
+def choose_checkpoint(rows: list[dict], floor_psnr: float, dataset: str = "Set5"):
+    """The row of the checkpoint with the lowest ``dataset`` LPIPS among those whose
+    ``dataset`` PSNR-Y stays at or above ``floor_psnr`` (bicubic's): a GAN checkpoint that
+    looks better without falling below the baseline it started from. None if no row
+    qualifies. Ties go to the higher PSNR-Y, then to the later step."""
+    lpips, psnr = f"{dataset}_lpips", f"{dataset}_psnr_y"
+    candidates = [
+        row for row in rows if np.isfinite(_value(row, lpips)) and _value(row, psnr) >= floor_psnr
+    ]
+    if not candidates:
+        return None
+    return min(candidates, key=lambda r: (_value(r, lpips), -_value(r, psnr), -r["step"]))
 
 
 def latest_runs(folder) -> list[Path]:

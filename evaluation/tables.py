@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from evaluation.benchmark import PROTOCOL, Dataset, Evaluation
+from evaluation.perceptual import LABELS, format_score
 from runtime import atomic
 from runtime.errors import UserError
 
@@ -41,6 +42,9 @@ PAPER_RESULTS = {
         "BSD100": (25.16, 0.6688),
     },
 }
+# Ledig et al. publish no LPIPS or NIQE, and no citable source gives either for their own SR
+# images: those cells of their rows print '–', and the perception-distortion plot has no
+# point for them.
 
 
 REPORT_NOTE = (
@@ -61,25 +65,31 @@ def _pair(psnr_value, ssim_value) -> str:
     return f"{psnr_value:.2f} / {ssim_value:.4f}"
 
 
-def paper_rows(dataset_names) -> list[list[str]]:
-    """Ledig et al.'s published rows for the datasets they report, '–' elsewhere."""
+def paper_rows(dataset_names, perceptual=()) -> list[list[str]]:
+    """Ledig et al.'s published rows for the datasets they report, '–' elsewhere (and in
+    every ``perceptual`` column: they publish neither LPIPS nor NIQE)."""
     rows = []
     for method, results in PAPER_RESULTS.items():
         cells = []
         for name in dataset_names:
             published = results.get(name)
             cells.append(_pair(*published) if published else "–")
+            cells += ["–"] * len(perceptual)
         rows.append([method, *cells])
     return rows
 
 
 def benchmark_table(evaluation: Evaluation, *, paper: bool = False, columns=None) -> str:
-    """The paper's table: one row per method, ``PSNR / SSIM`` per dataset (RGB PSNR if asked).
+    """The paper's table: one row per method, ``PSNR / SSIM`` per dataset, then that dataset's
+    LPIPS and NIQE where they were scored (RGB PSNR at the end if asked).
 
     ``columns`` fixes the datasets shown, e.g. the paper's three even where one is not on disk.
     """
     names = list(columns or [dataset.name for dataset in evaluation.datasets])
-    header = ["Method"] + [f"{name} PSNR / SSIM" for name in names]
+    perceptual = evaluation.perceptual
+    header = ["Method"]
+    for name in names:
+        header += [f"{name} PSNR / SSIM"] + [f"{name} {LABELS[m]}" for m in perceptual]
     if evaluation.rgb:
         header += [f"{name} PSNR-RGB" for name in names]
     rows = []
@@ -92,12 +102,13 @@ def benchmark_table(evaluation: Evaluation, *, paper: bool = False, columns=None
                     evaluation.mean(method, name, "ssim_y"),
                 )
             )
+            row += [format_score(m, evaluation.mean(method, name, m)) for m in perceptual]
         if evaluation.rgb:
             rgb = [evaluation.mean(method, name, "psnr_rgb") for name in names]
             row += ["–" if math.isnan(value) else f"{value:.2f}" for value in rgb]
         rows.append(row)
     if paper:
-        rows += [row + ["–"] * len(names) * evaluation.rgb for row in paper_rows(names)]
+        rows += [row + ["–"] * len(names) * evaluation.rgb for row in paper_rows(names, perceptual)]
     return markdown_table(header, rows)
 
 
@@ -116,14 +127,36 @@ def describe_lr(datasets: list[Dataset]) -> str:
     return "; ".join(parts)
 
 
-def report_table(rows: list[dict], benchmark_columns: list[str] = ()) -> str:
+def _scored(rows: list[dict], key: str) -> bool:
+    return any(not _missing(row.get(key)) for row in rows)
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float | np.floating) and math.isnan(value))
+
+
+def report_table(rows: list[dict], benchmark_columns: list[str] = (), *, rank_by=None) -> str:
     """Method | Data | Epoch | PSNR-Y, plus a column per benchmark when checkpoints were scored.
 
-    ``benchmark_columns`` are dataset names whose ``<name>_psnr_y``/``_ssim_y`` some rows hold.
+    ``benchmark_columns`` are dataset names whose ``<name>_psnr_y``/``_ssim_y`` (and
+    ``_lpips``, ``_niqe``) some rows hold; a GAN run's validation LPIPS gets its column too.
+    ``rank_by`` ("lpips" or "psnr") orders the rows best first (``runs.rank_rows``) instead of
+    by method, data, run and step.
     """
+    from evaluation.runs import rank_rows
+
+    validation_lpips = _scored(rows, "lpips")
     header = ["Method", "Data", "Epoch", "Step", "PSNR-Y (dB)", "SSIM-Y"]
-    header += [f"{name} PSNR / SSIM" for name in benchmark_columns] + ["Run"]
-    ordered = sorted(rows, key=lambda r: (r["method"], r["data"], r["run"], r["step"]))
+    header += ["LPIPS"] if validation_lpips else []
+    extra = {}
+    for name in benchmark_columns:
+        extra[name] = [m for m in LABELS if _scored(rows, f"{name}_{m}")]
+        header += [f"{name} PSNR / SSIM"] + [f"{name} {LABELS[m]}" for m in extra[name]]
+    header += ["Run"]
+    if rank_by:
+        ordered = rank_rows(rows, rank_by, benchmark_columns[0] if benchmark_columns else None)
+    else:
+        ordered = sorted(rows, key=lambda r: (r["method"], r["data"], r["run"], r["step"]))
     table = []
     for row in ordered:
         cells = [
@@ -134,8 +167,11 @@ def report_table(rows: list[dict], benchmark_columns: list[str] = ()) -> str:
             f"{row['psnr_y']:.2f}",
             f"{row['ssim_y']:.4f}",
         ]
+        if validation_lpips:
+            cells.append(format_score("lpips", row.get("lpips")))
         for name in benchmark_columns:
             cells.append(_pair(row.get(f"{name}_psnr_y"), row.get(f"{name}_ssim_y")))
+            cells += [format_score(m, row.get(f"{name}_{m}")) for m in extra[name]]
         table.append([*cells, row["run"]])
     return markdown_table(header, table)
 
@@ -198,7 +234,11 @@ def sibling(path, suffix: str) -> Path:
     return path.with_name(f"{path.stem}_{suffix}{path.suffix or '.csv'}")
 
 
-def json_document(evaluation: Evaluation | None, report: list[dict] | None) -> dict:
+def json_document(
+    evaluation: Evaluation | None, report: list[dict] | None, *, chosen: dict | None = None
+) -> dict:
+    """Everything evaluate.py found; ``chosen`` is the checkpoint ``runs.choose_checkpoint``
+    picked, if it was asked to pick one."""
     document = {"protocol": PROTOCOL}
     if evaluation is not None:
         document["datasets"] = [
@@ -210,8 +250,11 @@ def json_document(evaluation: Evaluation | None, report: list[dict] | None) -> d
         document["per_image"] = evaluation.per_image
     if report is not None:
         document["report"] = {"note": REPORT_NOTE, "rows": report}
+        if chosen is not None:
+            document["report"]["chosen"] = chosen
     document["paper"] = {
         "source": "Ledig et al., CVPR 2017, table 2",
+        "note": "they publish PSNR and SSIM, no LPIPS or NIQE",
         "results": {
             method: {name: {"psnr_y": p, "ssim_y": s} for name, (p, s) in results.items()}
             for method, results in PAPER_RESULTS.items()

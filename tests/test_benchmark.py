@@ -155,3 +155,41 @@ def test_a_model_row_follows_bicubic_and_grey_stays_grey(untrained_generator, tm
     assert Image.open(tmp_path / "figure.png").size[0] > 300
     with pytest.raises(UserError, match="label them"):
         load_methods([str(untrained_generator), str(untrained_generator)])
+
+
+@pytest.fixture(scope="module")
+def lpips_weights():
+    from models.lpips import MissingLPIPSWeights, find_lpips_weights
+
+    try:
+        return str(find_lpips_weights("alex", download=False))
+    except MissingLPIPSWeights as error:
+        pytest.skip(f"no LPIPS weights ({error})")
+
+
+def test_lpips_is_scored_on_the_modcropped_hr_and_the_sr_with_the_shave(
+    shared_datasets, lpips_weights
+):
+    from evaluation.perceptual import Perceptual
+    from models.lpips import lpips_distance
+
+    datasets = resolve_datasets(["Set14"], shared_datasets)
+    datasets[0].images = [i for i in datasets[0].images if i.name in ("bridge", "baboon")]
+    perceptual = Perceptual(lpips=True, niqe=True, weights=lpips_weights)
+    result = evaluate([bicubic_method()], datasets, progress=False, perceptual=perceptual)
+    assert result.perceptual == ("lpips", "niqe")
+    assert set(result.summary()[0]) >= {"psnr_y", "ssim_y", "lpips", "niqe"}
+    for row in result.per_image:
+        hr = np.asarray(Image.open(shared_datasets / f"Set14/HR/{row['image']}.png"))
+        hr = modcrop(hr, 4)
+        lr = np.asarray(Image.open(shared_datasets / f"Set14/LR_bicubic/X4/{row['image']}x4.png"))
+        sr = bicubic_upscale(lr)
+        if hr.ndim == 2:  # bridge: its grey channel three times
+            hr, sr = (np.repeat(x[:, :, None], 3, axis=2) for x in (hr, sr))
+        expected = lpips_distance(hr[4:-4, 4:-4], sr[4:-4, 4:-4], weights=lpips_weights)
+        assert row["lpips"] == pytest.approx(expected, abs=1e-6)
+        assert 0.1 < row["lpips"] < 0.9 and 3 < row["niqe"] < 15
+    assert [row["grey"] for row in result.per_image] == [False, True]  # baboon, bridge
+    assert result.mean("Bicubic", "Set14", "lpips") == pytest.approx(
+        np.mean([row["lpips"] for row in result.per_image])
+    )

@@ -37,7 +37,8 @@ def pair(cell):
 
 def test_the_bicubic_baseline_is_printed_with_the_papers_figures(shared_datasets, capsys):
     started = time.perf_counter()
-    assert evaluate.main(["--datasets", "Set5", "Set14", "--data-dir", str(shared_datasets)]) == 0
+    argv = ["--datasets", "Set5", "Set14", "--data-dir", str(shared_datasets)]
+    assert evaluate.main([*argv, "--perceptual", "none"]) == 0
     seconds = time.perf_counter() - started
     out = capsys.readouterr().out
     set5, set14 = (pair(cell) for cell in table_row(out, "Bicubic"))
@@ -45,7 +46,52 @@ def test_the_bicubic_baseline_is_printed_with_the_papers_figures(shared_datasets
     assert set5[1] == pytest.approx(0.811, abs=0.005)
     assert set14[0] in (25.99, 26.00)  # 25.994 unrounded: within 0.01 of the 26.00 reference
     assert "Set5: 5 images, official LR; Set14: 14 images, official LR" in out
+    assert "LPIPS" not in out
     assert seconds < 20  # about 1.5 s: numpy only, TensorFlow is never imported for bicubic
+
+
+def test_lpips_and_niqe_are_printed_beside_psnr(shared_datasets, capsys):
+    from data.images import bicubic_upscale, modcrop
+    from evaluation.niqe import niqe
+    from evaluation.perceptual import lpips_score
+
+    argv = ["--datasets", "Set5", "--data-dir", str(shared_datasets), "--no-progress"]
+    assert evaluate.main([*argv, "--niqe", "--paper"]) == 0
+    out = capsys.readouterr().out
+    assert "| Method | Set5 PSNR / SSIM | Set5 LPIPS | Set5 NIQE |" in out
+    assert "lower is better" in out
+    psnr_ssim, lpips, niqe_cell = table_row(out, "Bicubic")
+    assert pair(psnr_ssim)[0] == pytest.approx(28.43, abs=0.005)
+    assert table_row(out, "SRGAN (Ledig et al.)") == ["29.40 / 0.8472", "–", "–"]
+    lpips_values, niqe_values = [], []
+    for hr_path in sorted((shared_datasets / "Set5" / "HR").glob("*.png")):
+        hr = modcrop(np.asarray(Image.open(hr_path)), 4)
+        lr = np.asarray(Image.open(hr_path.parent.parent / f"LR_bicubic/X4/{hr_path.stem}x4.png"))
+        sr = bicubic_upscale(lr)
+        lpips_values.append(lpips_score(hr, sr, crop_border=4))
+        niqe_values.append(niqe(sr, crop_border=4))
+    assert float(lpips) == pytest.approx(np.mean(lpips_values), abs=6e-5)
+    assert float(niqe_cell) == pytest.approx(np.mean(niqe_values), abs=0.006)
+    assert 0.2 < float(lpips) < 0.5
+
+
+def test_the_bicubic_baseline_without_lpips_never_imports_tensorflow(shared_datasets):
+    code = (
+        "import sys, evaluate; "
+        f"evaluate.main(['--datasets', 'Set5', '--data-dir', {str(shared_datasets)!r}, "
+        "'--perceptual', 'none', '--no-progress']); "
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "| Bicubic | 28.43 / 0.81" in result.stdout
 
 
 def test_the_command_line_runs_end_to_end(shared_datasets, tmp_path):
@@ -67,6 +113,8 @@ def test_the_command_line_runs_end_to_end(shared_datasets, tmp_path):
     assert document["summary"][0]["psnr_y"] == pytest.approx(28.429, abs=0.005)
     assert len(document["per_image"]) == 5
     assert document["paper"]["results"]["SRGAN (Ledig et al.)"]["Set5"]["psnr_y"] == 29.40
+    assert 0.2 < document["summary"][0]["lpips"] < 0.5  # LPIPS is on by default
+    assert all("lpips" in row for row in document["per_image"])
 
 
 @pytest.fixture(scope="module")
@@ -134,15 +182,38 @@ def test_checkpoints_can_be_scored_on_a_shared_benchmark(runs, photo_folder, tmp
     bench = photos(photo_folder, tmp_path / "bench", 2)
     argv = [str(runs["pixelshuffle"]), str(runs["upsampling"]), "--report-table"]
     argv += ["--report-checkpoints", "--datasets", str(bench), "--no-progress"]
-    assert evaluate.main(argv) == 0
+    argv += ["--rank-by", "lpips", "--pd-plot", str(tmp_path / "pd.svg")]
+    assert evaluate.main([*argv, "--json", str(tmp_path / "r.json")]) == 0
     out = capsys.readouterr().out
     report = out[out.index("Training runs") :]
-    assert "bench PSNR / SSIM" in report
+    assert "| bench PSNR / SSIM | bench LPIPS | Run |" in report
+    assert "Ranked by bench benchmark LPIPS, lowest first" in report
     rows = [line for line in report.splitlines() if line.startswith(("| Pixel", "| UpSampling2D"))]
     assert len(rows) == 4
+    lpips = []
     for row in rows:  # both checkpoints of each run are still on disk (keep_checkpoints=2)
         psnr, ssim = pair(row.split("|")[7].strip())
         assert 3 < psnr < 60 and 0 < ssim <= 1
+        lpips.append(float(row.split("|")[8]))
+    assert lpips == sorted(lpips) and 0 < lpips[0] < 1.5
+    assert "Chosen checkpoint: none (the rule needs Set5 in --datasets)." in out
+    assert (tmp_path / "pd.svg").read_text().count("<svg") == 1
+    document = json.loads((tmp_path / "r.json").read_text())
+    rows = [row for row in document["report"]["rows"] if "bench_lpips" in row]
+    assert len(rows) == 4 and all(Path(row["checkpoint"]).is_dir() for row in rows)
+    assert "chosen" not in document["report"]
+
+
+def test_the_chosen_checkpoint_rule_is_printed_on_set5(runs, shared_datasets, capsys):
+    argv = [str(runs["pixelshuffle"]), "--report-table", "--report-checkpoints"]
+    argv += ["--datasets", "Set5", "--data-dir", str(shared_datasets), "--no-progress"]
+    assert evaluate.main(argv) == 0
+    out = capsys.readouterr().out
+    # Two steps of training are far below bicubic: the rule refuses every checkpoint.
+    assert (
+        "Chosen checkpoint (lowest Set5 LPIPS whose Set5 PSNR-Y is at least bicubic's 28.43 dB): "
+        "none qualifies." in out
+    )
 
 
 def test_generators_get_a_row_each_after_bicubic_with_images_figure_and_files(
@@ -155,13 +226,14 @@ def test_generators_get_a_row_each_after_bicubic_with_images_figure_and_files(
     argv += ["--datasets", str(bench), "--rgb", "--no-progress"]
     argv += ["--save-images", str(out_dir), "--figure", str(tmp_path / "figure.png")]
     argv += ["--figure-image", "bench/photo2", "--csv", str(tmp_path / "t.csv")]
-    argv += ["--json", str(tmp_path / "t.json")]
+    argv += ["--json", str(tmp_path / "t.json"), "--pd-plot", str(tmp_path / "pd.png")]
     assert evaluate.main(argv) == 0
     out = capsys.readouterr().out
     names = ["Bicubic", "pixelshuffle", "resize", "upsampling-step2"]
     printed = [line.split("|")[1].strip() for line in out.splitlines() if line.startswith("| ")]
     assert printed[1:] == names  # [0] is the header
-    assert len(table_row(out, "resize")) == 2  # PSNR / SSIM, and --rgb's PSNR-RGB
+    assert len(table_row(out, "resize")) == 3  # PSNR / SSIM, LPIPS, and --rgb's PSNR-RGB
+    assert Image.open(tmp_path / "pd.png").size[0] > 300
 
     for name in names:
         saved = sorted((out_dir / "bench" / name).iterdir())
@@ -171,9 +243,10 @@ def test_generators_get_a_row_each_after_bicubic_with_images_figure_and_files(
     with open(tmp_path / "t.csv", newline="") as handle:
         summary = list(csv.DictReader(handle))
     assert [r["method"] for r in summary] == names
-    assert {"psnr_y", "ssim_y", "psnr_rgb"} <= set(summary[0])
+    assert {"psnr_y", "ssim_y", "psnr_rgb", "lpips"} <= set(summary[0])
     with open(tmp_path / "t_per_image.csv", newline="") as handle:
-        assert len(list(csv.DictReader(handle))) == 4 * 3
+        per_image = list(csv.DictReader(handle))
+    assert len(per_image) == 4 * 3 and all(0 <= float(row["lpips"]) < 1.5 for row in per_image)
     document = json.loads((tmp_path / "t.json").read_text())
     assert document["methods"] == names and len(document["per_image"]) == 12
 
@@ -207,6 +280,21 @@ def test_an_undecodable_image_is_one_line(tmp_path, capsys):
     assert err.startswith("error: ") and "zzz.jpg" in err and "\n" not in err
 
 
+def test_missing_lpips_weights_are_one_line_naming_the_fetch_and_the_way_out(
+    tmp_path, photo_folder, capsys, monkeypatch
+):
+    from models import lpips
+
+    monkeypatch.delenv(lpips.WEIGHTS_ENV, raising=False)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty"))
+    code, err = run_cli(["--datasets", str(photo_folder), "--no-progress"], capsys)
+    assert code == 2
+    assert err.startswith("error: LPIPS alex weights not in") and "\n" not in err
+    assert "`python -m models.lpips fetch`" in err and "--perceptual none" in err
+    argv = ["--datasets", str(photo_folder), "--no-progress", "--perceptual", "none"]
+    assert run_cli(argv, capsys) == (0, "")
+
+
 def test_other_mistakes_are_one_line_before_any_work(tmp_path, photo_folder, capsys):
     argv = ["--datasets", str(photo_folder), "--figure", str(tmp_path / "f.png")]
     code, err = run_cli([*argv, "--figure-image", "nope"], capsys)
@@ -218,3 +306,9 @@ def test_other_mistakes_are_one_line_before_any_work(tmp_path, photo_folder, cap
     assert code == 2 and "not a training run directory" in err
     code, err = run_cli(["--datasets", str(photo_folder), "--csv", "/no/such/dir/t.csv"], capsys)
     assert code == 2 and "does not exist" in err
+    code, err = run_cli(["--pd-plot", str(tmp_path / "p.png"), "--perceptual", "none"], capsys)
+    assert code == 2 and "--pd-plot needs the perceptual scores" in err
+    code, err = run_cli(["--niqe", "--perceptual", "none"], capsys)
+    assert code == 2 and "--niqe needs the perceptual scores" in err
+    code, err = run_cli(["--datasets", str(photo_folder), "--rank-by", "lpips"], capsys)
+    assert code == 2 and "--rank-by goes with --report-table" in err

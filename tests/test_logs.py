@@ -21,6 +21,25 @@ def test_csv_log_drops_rows_from_the_lost_work_on_resume(tmp_path):
     ]
 
 
+def test_a_resumed_log_widens_its_header_for_a_new_column(tmp_path):
+    path = tmp_path / "validation.csv"
+    log = CsvLog(path)
+    for step in (10, 20):
+        log.write({"step": step, "psnr_y": 24.0})
+    log.close()
+    resumed = CsvLog(path, resume_step=30)  # e.g. a GAN run resumed by a version with LPIPS
+    resumed.write({"step": 30, "psnr_y": 25.0, "lpips": 0.25})
+    resumed.write({"step": 40, "psnr_y": 25.5, "lpips": 0.2})
+    resumed.close()
+    assert path.read_text().splitlines()[0] == "step,psnr_y,lpips"
+    assert read_csv(path) == [
+        {"step": 10, "psnr_y": 24.0},
+        {"step": 20, "psnr_y": 24.0},
+        {"step": 30, "psnr_y": 25.0, "lpips": 0.25},
+        {"step": 40, "psnr_y": 25.5, "lpips": 0.2},
+    ]
+
+
 def test_loss_plot_is_written_without_touching_pyplots_backend(tmp_path):
     backend = matplotlib.get_backend()
     path = tmp_path / "history.csv"

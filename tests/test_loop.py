@@ -172,6 +172,10 @@ def test_a_run_writes_its_directory(photo_folder, tmp_path):
     assert [int(r["step"]) for r in rows] == [3, 6]
     assert 5 < float(rows[-1]["psnr_y"]) < 60
     assert result.validation["psnr_y"] == pytest.approx(float(rows[-1]["psnr_y"]), abs=1e-3)
+    # The GAN stage adds LPIPS (the tests of training/validation.py check its value).
+    assert all(0 < float(r["lpips"]) < 1.5 for r in rows)
+    assert result.validation["lpips"] == pytest.approx(float(rows[-1]["lpips"]), abs=1e-4)
+    assert f"LPIPS {float(rows[-1]['lpips']):.4f}; checkpoint" in (run / "run.log").read_text()
     loaded = keras.models.load_model(run / "generator.keras")
     assert loaded.predict_on_batch(np.zeros((1, 5, 6, 3), "float32")).shape == (1, 20, 24, 3)
     with pytest.raises(UserError, match="--resume"):
@@ -238,6 +242,29 @@ def straight_pretrain(photo_folder, tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("straight")
     config = tiny_config(photo_folder, tmp_path, stage="pretrain")
     return config, train(config, run_dir=tmp_path / "run", progress=False)
+
+
+def test_pretraining_validates_without_lpips(straight_pretrain):
+    _, straight = straight_pretrain
+    rows = read_csv_rows(straight.run_dir / "validation.csv")
+    assert rows and "lpips" not in rows[0] and "lpips" not in straight.validation
+
+
+def test_a_gan_run_without_lpips_weights_stops_before_it_starts(
+    photo_folder, tmp_path, monkeypatch
+):
+    from models import lpips
+
+    monkeypatch.delenv(lpips.WEIGHTS_ENV, raising=False)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty_keras_home"))
+    with pytest.raises(UserError) as error:
+        train(tiny_config(photo_folder, tmp_path), run_dir=tmp_path / "run", progress=False)
+    text = str(error.value)
+    assert "\n" not in text and "python -m models.lpips fetch" in text
+    assert "validation with LPIPS" in text
+    assert not (tmp_path / "run").exists()  # nothing written
+    pretrain = tiny_config(photo_folder, tmp_path, stage="pretrain", epochs=1, steps_per_epoch=1)
+    assert train(pretrain, run_dir=tmp_path / "pre", progress=False).step == 1
 
 
 def test_a_stop_request_finishes_the_step_saves_and_resumes_exactly(straight_pretrain, tmp_path):

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from evaluation.runs import latest_runs, read_run, report_rows
+from evaluation.runs import choose_checkpoint, latest_runs, rank_rows, read_run, report_rows
 from evaluation.tables import report_table
 from runtime.errors import UserError
 
@@ -50,3 +50,50 @@ def test_a_folder_that_is_not_a_run_is_refused(tmp_path):
     (tmp_path / "config.json").write_text("{}")
     with pytest.raises(UserError, match=r"no validation\.csv"):
         read_run(tmp_path)
+
+
+def test_a_gan_runs_validation_lpips_is_read(tmp_path):
+    folder = tmp_path / "gan"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"upsample": "pixelshuffle", "stage": "gan"}))
+    (folder / "validation.csv").write_text(
+        "step,epoch,psnr_y,ssim_y,psnr_rgb,lpips\n10,1,24.0,0.7,22.0,0.2512\n"
+    )
+    (row,) = report_rows([read_run(folder)])
+    assert row["lpips"] == 0.2512
+
+
+def checkpoint(run, step, psnr, lpips):
+    return {"run": run, "step": step, "Set5_psnr_y": psnr, "Set5_lpips": lpips}
+
+
+def test_the_chosen_checkpoint_has_the_lowest_lpips_that_keeps_bicubics_psnr():
+    bicubic = 28.43
+    rows = [
+        checkpoint("gan", 1000, 30.10, 0.210),
+        checkpoint("gan", 2000, 29.20, 0.160),  # the rule's pick
+        checkpoint("gan", 3000, 28.10, 0.120),  # lower LPIPS, but below bicubic's PSNR
+        checkpoint("gan", 4000, 28.43, 0.160),  # ties on LPIPS: the higher PSNR wins
+        {"run": "gan", "step": 5000, "psnr_y": 27.0},  # not on disk any more: never chosen
+        checkpoint("other", 500, 31.00, float("nan")),  # PSNR only (--perceptual none)
+    ]
+    assert choose_checkpoint(rows, bicubic)["step"] == 2000
+    rows.append(checkpoint("late", 6000, 28.43, 0.150))  # exactly at bicubic's PSNR: allowed
+    assert choose_checkpoint(rows, bicubic)["run"] == "late"
+    assert choose_checkpoint(rows, 40.0) is None
+    assert choose_checkpoint(rows, bicubic, dataset="Set14") is None
+
+
+def test_rows_rank_by_lpips_or_psnr_and_unscored_ones_come_last():
+    rows = [
+        {"step": 1, "psnr_y": 24.0, "lpips": 0.3, "Set5_psnr_y": 29.0, "Set5_lpips": 0.2},
+        {"step": 2, "psnr_y": 25.0, "lpips": float("nan")},
+        {"step": 3, "psnr_y": 23.0, "lpips": 0.1, "Set5_psnr_y": 28.0, "Set5_lpips": 0.1},
+    ]
+    steps = lambda ranked: [row["step"] for row in ranked]  # noqa: E731
+    assert steps(rank_rows(rows, "lpips")) == [3, 1, 2]
+    assert steps(rank_rows(rows, "psnr")) == [2, 1, 3]
+    assert steps(rank_rows(rows, "lpips", "Set5")) == [3, 1, 2]
+    assert steps(rank_rows(rows, "psnr", "Set5")) == [1, 3, 2]
+    with pytest.raises(ValueError, match="rank by"):
+        rank_rows(rows, "ssim")

@@ -1,6 +1,7 @@
 """Validation during training: the generator's predictions as numpy arrays."""
 
 import numpy as np
+import pytest
 
 from models.generator import build_generator
 
@@ -14,3 +15,26 @@ def test_predict_returns_numpy_results_for_any_batch():
     assert isinstance(result, np.ndarray) and result.shape == (1, 24, 28, 3)
     np.testing.assert_allclose(result, generator.predict_on_batch(image), atol=1e-5)
     assert predict(generator, np.concatenate([image, image, image])).shape[0] == 3
+
+
+def test_validation_adds_lpips_when_given_the_weights(photo_folder):
+    from data.images import bicubic_downscale, read_rgb
+    from evaluation.perceptual import lpips_score
+    from models.lpips import MissingLPIPSWeights, find_lpips_weights
+    from training.validation import validate
+
+    try:
+        weights = str(find_lpips_weights("alex", download=False))
+    except MissingLPIPSWeights as error:
+        pytest.skip(f"no LPIPS weights ({error})")
+    hrs = [read_rgb(path)[:64, :64] for path in sorted(photo_folder.iterdir())[:2]]
+    triples = [(f"p{i}", bicubic_downscale(hr, 4), hr) for i, hr in enumerate(hrs)]
+    generator = build_generator(blocks=1)
+    plain, _ = validate(generator, triples)
+    assert set(plain) == {"psnr_y", "ssim_y", "psnr_rgb"}  # pretraining: no LPIPS
+    metrics, srs = validate(generator, triples, lpips_weights=weights)
+    distances = [lpips_score(hr, sr, crop_border=4) for hr, sr in zip(hrs, srs, strict=True)]
+    expected = np.mean(distances)
+    assert metrics["lpips"] == pytest.approx(expected, abs=1e-6)
+    assert 0 < metrics["lpips"] < 1.5
+    assert metrics["psnr_y"] == pytest.approx(plain["psnr_y"])

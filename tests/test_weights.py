@@ -61,16 +61,22 @@ def config_of_commands(commands: list[list[str]]) -> Config:
     return config
 
 
-def card_figures(text: str, label: str) -> dict[str, tuple[float, float]]:
-    """``{dataset: (psnr_y, ssim_y)}`` from the evaluate.py table pasted into the card."""
+def card_figures(text: str, label: str) -> dict[str, dict[str, float]]:
+    """``{dataset: {"psnr_y": ..., "ssim_y": ..., "lpips": ...}}`` from the first evaluate.py
+    table pasted into the card (``Set5 PSNR / SSIM`` and ``Set5 LPIPS`` columns)."""
     header = next(line for line in text.splitlines() if line.startswith("| Method |"))
-    datasets = [cell.split()[0] for cell in header.strip("|").split("|")[1:]]
+    columns = [cell.strip() for cell in header.strip().strip("|").split("|")[1:]]
     row = next(line for line in text.splitlines() if line.startswith(f"| {label} |"))
-    cells = [cell.strip() for cell in row.strip("|").split("|")[1:]]
-    return {
-        name: tuple(float(value) for value in cell.split(" / "))
-        for name, cell in zip(datasets, cells, strict=True)
-    }
+    cells = [cell.strip() for cell in row.strip().strip("|").split("|")[1:]]
+    figures = {}
+    for column, cell in zip(columns, cells, strict=True):
+        dataset, metric = column.split(" ", 1)
+        if metric == "PSNR / SSIM":
+            psnr_y, ssim_y = (float(value) for value in cell.split(" / "))
+            figures.setdefault(dataset, {}).update(psnr_y=psnr_y, ssim_y=ssim_y)
+        elif metric == "LPIPS":
+            figures.setdefault(dataset, {})["lpips"] = float(cell)
+    return figures
 
 
 def test_the_srresnet_ships_with_a_card():
@@ -111,13 +117,18 @@ def test_shipped_weights_are_a_float32_generator_of_the_cards_network(weights):
 @pytest.mark.skipif(not SHARED_DATASETS.is_dir(), reason="needs ../shared/datasets")
 @pytest.mark.parametrize("weights", SHIPPED, ids=lambda path: path.name)
 def test_card_figures_are_what_evaluate_prints(weights):
+    from evaluation.perceptual import perceptual_metrics
+
     printed = card_figures(card_of(weights).read_text(), weights.stem)
     assert {"Set5", "Set14"} <= set(printed)
+    assert all(set(figures) == {"psnr_y", "ssim_y", "lpips"} for figures in printed.values())
     datasets = resolve_datasets(list(printed), SHARED_DATASETS)
     method = load_method(weights)
-    result = evaluate([method], datasets, progress=False)
-    for name, (psnr_y, ssim_y) in printed.items():
+    result = evaluate([method], datasets, progress=False, perceptual=perceptual_metrics())
+    # The table's figures are means over the dataset's images, rounded as printed.
+    tolerance = {"psnr_y": 0.006, "ssim_y": 6e-5, "lpips": 6e-5}
+    for name, figures in printed.items():
         rows = [row for row in result.per_image if row["dataset"] == name]
-        # The table's figure is the mean over the dataset's images, rounded as printed.
-        assert np.mean([row["psnr_y"] for row in rows]) == pytest.approx(psnr_y, abs=0.006)
-        assert np.mean([row["ssim_y"] for row in rows]) == pytest.approx(ssim_y, abs=6e-5)
+        for metric, value in figures.items():
+            mean = np.mean([row[metric] for row in rows])
+            assert mean == pytest.approx(value, abs=tolerance[metric]), (name, metric)

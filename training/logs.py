@@ -19,7 +19,9 @@ class CsvLog:
     """An append-only CSV whose columns are fixed by the first row written.
 
     On resume, rows at or after the resumed step are dropped first: they belong to work that
-    was lost with the interruption and is about to be done again.
+    was lost with the interruption and is about to be done again. A resumed log whose first new
+    row brings a column the file lacks (a GAN run's validation LPIPS, resumed by a newer
+    version) is rewritten once with the wider header; the older rows leave that cell empty.
     """
 
     def __init__(self, path, *, resume_step=None):
@@ -46,6 +48,12 @@ class CsvLog:
     def write(self, row):
         if self._writer is None:
             exists = self.path.exists() and self.path.stat().st_size > 0
+            new = [key for key in row if self._columns and key not in self._columns]
+            if new and exists:
+                with open(self.path, newline="") as handle:
+                    kept = list(csv.DictReader(handle))
+                self._columns += new
+                self._rewrite(kept)
             self._columns = self._columns or list(row.keys())
             self._handle = open(self.path, "a", newline="")  # noqa: SIM115 (kept open for speed)
             self._writer = csv.DictWriter(self._handle, fieldnames=self._columns)

@@ -1,13 +1,16 @@
 """Validation during training: the generator on held-out pairs, scored as the papers score.
 
 PSNR-Y and SSIM-Y with a 4-pixel shave (``evaluation.metrics``), and RGB PSNR as the student
-report gave it; the SR images come back too, for the sample grids.
+report gave it; in the GAN stage LPIPS as well (``evaluation.perceptual``: AlexNet, RGB, the
+same shave), the score a GAN checkpoint is chosen by. The SR images come back too, for the
+sample grids.
 """
 
 import numpy as np
 
 from data.pairs import lr_to_model, sr_to_uint8
 from evaluation.metrics import psnr, ssim
+from evaluation.perceptual import lpips_score
 from training.config import SCALE
 
 
@@ -30,8 +33,12 @@ def super_resolve(generator, lr_images):
     return results
 
 
-def validate(generator, triples):
-    """Mean PSNR-Y / SSIM-Y (4-pixel shave, as the paper) and RGB PSNR, with the SR images."""
+def validate(generator, triples, *, lpips_weights=None):
+    """Mean PSNR-Y / SSIM-Y (4-pixel shave, as the paper) and RGB PSNR, with the SR images.
+
+    ``lpips_weights`` (a verified file, ``evaluation.perceptual.require_lpips_weights``) adds
+    the mean LPIPS; pretraining leaves it out, as it costs time and says little there.
+    """
     srs = super_resolve(generator, [lr for _, lr, _ in triples])
     rows = [
         (
@@ -42,4 +49,11 @@ def validate(generator, triples):
         for (_, _, hr), sr in zip(triples, srs, strict=True)
     ]
     psnr_y, ssim_y, psnr_rgb = (float(np.mean(column)) for column in zip(*rows, strict=True))
-    return {"psnr_y": psnr_y, "ssim_y": ssim_y, "psnr_rgb": psnr_rgb}, srs
+    metrics = {"psnr_y": psnr_y, "ssim_y": ssim_y, "psnr_rgb": psnr_rgb}
+    if lpips_weights is not None:
+        distances = [
+            lpips_score(hr, sr, crop_border=SCALE, weights=lpips_weights)
+            for (_, _, hr), sr in zip(triples, srs, strict=True)
+        ]
+        metrics["lpips"] = float(np.mean(distances))
+    return metrics, srs

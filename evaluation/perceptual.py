@@ -1,0 +1,127 @@
+"""Perceptual scores beside PSNR and SSIM: LPIPS (with a reference) and NIQE (without one).
+
+PSNR rewards the blurry average of every plausible texture, so a GAN whose images look sharper
+scores lower on it; the perceptual SR papers report these two beside it (Blau & Michaeli 2018
+plot one against the other). Lower is better for both.
+
+- LPIPS v0.1 with AlexNet (``models.lpips``): the SR image against ``modcrop(HR)``, RGB in
+  [0, 1], with the same ``crop_border`` shave as PSNR and SSIM, so every figure of a row
+  describes the same pixels and a network's border artefacts count for none of them. BasicSR
+  does both: its ``basicsr/metrics/lpips.py`` shaves the ``crop_border`` its PSNR uses, its
+  ``scripts/metrics/calculate_lpips.py`` scores whole images. The shave moves bicubic's mean
+  from 0.3398 (whole images) to 0.3435 on Set5, from 0.4384 to 0.4395 on Set14. A grey image
+  (Set14's ``bridge``) is replicated to three channels, since AlexNet takes RGB.
+- NIQE (``evaluation.niqe``): the SR image alone, its luma, the same shave.
+
+An image too small for a metric (LPIPS-AlexNet needs 31 pixels a side after the shave, NIQE two
+96x96 blocks) scores NaN there, which the tables print as '–'.
+
+The LPIPS weights are looked up, never downloaded here: ``require_lpips_weights`` stops with
+one line that names ``python -m models.lpips fetch``. Keras is imported only then.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from evaluation.metrics import shave
+
+LPIPS_NET = "alex"
+# The smallest side AlexNet's five layers take (models.lpips.min_image_size("alex")), known here
+# so that checking an image needs no Keras.
+LPIPS_MIN_SIDE = 31
+NIQE_BLOCK = 96
+LABELS = {"lpips": "LPIPS", "niqe": "NIQE"}
+FORMATS = {"lpips": "{:.4f}", "niqe": "{:.2f}"}
+PROTOCOL = (
+    "LPIPS (v0.1, AlexNet; lower is better) of SR against modcrop(HR) on RGB in [0, 1], grey "
+    "replicated to RGB, same 4-pixel shave; NIQE (lower is better) of the SR image's Y, same shave"
+)
+
+
+def require_lpips_weights(hint: str | None = None):
+    """The verified path of the AlexNet LPIPS weights, or a ``UserError`` in one line.
+
+    ``hint`` says what else the user can do (evaluate.py: ``--perceptual none``). Nothing is
+    downloaded: a tool that silently runs pip for minutes is worse than one clear line.
+    """
+    from models.lpips import MissingLPIPSWeights, find_lpips_weights
+    from runtime.errors import UserError
+
+    try:
+        return find_lpips_weights(LPIPS_NET, download=False)
+    except MissingLPIPSWeights as error:
+        message = " ".join(str(error).split())
+        raise UserError(f"{message}{'; ' + hint if hint else ''}") from None
+
+
+def as_rgb(image: np.ndarray) -> np.ndarray:
+    image = np.asarray(image)
+    return image if image.ndim == 3 else np.repeat(image[:, :, None], 3, axis=2)
+
+
+def lpips_score(reference, estimate, *, crop_border: int = 0, weights=None) -> float:
+    """LPIPS-AlexNet between two uint8 images (grey or RGB) after the shave; NaN if too small."""
+    from models.lpips import lpips_distance
+
+    reference = shave(as_rgb(reference), crop_border)
+    estimate = shave(as_rgb(estimate), crop_border)
+    if reference.shape != estimate.shape:
+        raise ValueError(f"images differ in shape: {reference.shape} and {estimate.shape}")
+    if min(reference.shape[:2]) < LPIPS_MIN_SIDE:
+        return math.nan
+    return lpips_distance(reference, estimate, LPIPS_NET, weights=weights)
+
+
+def niqe_score(image, *, crop_border: int = 0) -> float:
+    """NIQE of a uint8 image after the shave; NaN if it holds fewer than two 96x96 blocks."""
+    from evaluation.niqe import niqe
+
+    height, width = (side - 2 * crop_border for side in np.shape(image)[:2])
+    if (height // NIQE_BLOCK) * (width // NIQE_BLOCK) < 2:
+        return math.nan
+    return niqe(image, crop_border=crop_border)
+
+
+@dataclass(frozen=True)
+class Perceptual:
+    """Which perceptual scores to add to each image's PSNR and SSIM, and how."""
+
+    lpips: bool = True
+    niqe: bool = False
+    crop_border: int = 4  # the scale, as for PSNR and SSIM
+    weights: str | None = None  # a verified LPIPS weights file (None: the usual places)
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        return tuple(name for name, on in (("lpips", self.lpips), ("niqe", self.niqe)) if on)
+
+    def score(self, hr: np.ndarray, sr: np.ndarray) -> dict:
+        scores = {}
+        if self.lpips:
+            scores["lpips"] = lpips_score(
+                hr, sr, crop_border=self.crop_border, weights=self.weights
+            )
+        if self.niqe:
+            scores["niqe"] = niqe_score(sr, crop_border=self.crop_border)
+        return scores
+
+
+def perceptual_metrics(*, lpips: bool = True, niqe: bool = False, hint: str | None = None):
+    """A ``Perceptual`` whose LPIPS weights were found, or None when neither score is wanted.
+
+    Call it before any work, so that missing weights stop a run in its first second.
+    """
+    if not (lpips or niqe):
+        return None
+    weights = str(require_lpips_weights(hint)) if lpips else None
+    return Perceptual(lpips=lpips, niqe=niqe, weights=weights)
+
+
+def format_score(metric: str, value) -> str:
+    if value is None or (isinstance(value, float | np.floating) and math.isnan(value)):
+        return "–"
+    return FORMATS[metric].format(value)
