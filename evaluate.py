@@ -34,6 +34,7 @@ from evaluation.tables import (
     write_csv,
     write_json,
 )
+from models.precision import PRECISIONS
 from runtime import cli
 from runtime.errors import UserError
 
@@ -87,6 +88,15 @@ def build_parser():
     )
     arg("--paper", action="store_true", help="add Ledig et al.'s published rows to the table")
     arg("--tile", type=int, help="largest tile side in LR pixels for models (default: automatic)")
+    arg(
+        "--precision",
+        choices=PRECISIONS,
+        default="float32",
+        help="what every model computes in (default: %(default)s, exact and reproducible "
+        "tables); bfloat16/float16: mixed precision with the same weights, the output conv "
+        "float32, its rows labelled 'NAME (bfloat16)'; auto: bfloat16 on a GPU or a CPU with "
+        "native bf16 (AVX512_BF16, AMX), else float32",
+    )
     arg("--save-images", metavar="DIR", help="write DIR/<dataset>/<method>/<image>.png")
     arg("--figure", metavar="PATH", help="write a side-by-side comparison figure (PNG, PDF, SVG)")
     arg("--figure-image", metavar="NAME", help="its image: NAME or DATASET/NAME (default: first)")
@@ -217,7 +227,7 @@ def main(argv=None):
     if run_benchmark:
         if args.models:
             cli.import_keras_quietly()
-        methods = load_methods(args.models)
+        methods = load_methods(args.models, precision=args.precision)
         result = evaluate(
             methods,
             datasets,
@@ -247,7 +257,7 @@ def main(argv=None):
             cli.import_keras_quietly()
             checkpoints = score_checkpoints(
                 runs, report, datasets, tile=args.tile, progress=args.progress,
-                perceptual=perceptual,
+                perceptual=perceptual, precision=args.precision,
             )  # fmt: skip
             columns = [dataset.name for dataset in datasets]
         if result is not None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from inference.tiling import DEFAULT_TILE_PAD, upscale
 from inference.weights import load_generator, resolve_weights
+from models.precision import PRECISIONS
 from runtime import cli, stop
 from runtime.errors import UserError
 
@@ -48,6 +49,15 @@ def build_parser():
         default=DEFAULT_TILE_PAD,
         help="LR pixels of real context around each tile (default: %(default)s, the "
         "generator's whole receptive field, so tiles leave no seams)",
+    )
+    arg(
+        "--precision",
+        choices=PRECISIONS,
+        default="float32",
+        help="what the generator computes in (default: %(default)s, exact and the same on "
+        "every machine); bfloat16/float16: mixed precision, the output conv float32 (same "
+        "weights; Set5 PSNR-Y within 0.05 dB of float32); auto: bfloat16 on a GPU or a CPU "
+        "with native bf16 (AVX512_BF16, AMX), else float32",
     )
     arg("--recursive", action="store_true", help="also take images in sub-folders of a folder")
     arg("--suffix", default="_x4", help="added to each input's name (default: %(default)s)")
@@ -203,7 +213,11 @@ def main(argv=None):
             f"{output}: cannot write {output.suffix}; use one of {', '.join(IMAGE_SUFFIXES)}"
         )
     prepare_folder(output.parent if single else output)
-    generator = load_generator(weights)
+    generator = load_generator(weights, args.precision)
+    if args.precision == "auto":
+        from models.precision import choose_precision
+
+        print(f"precision: {choose_precision('auto')} (auto)", file=sys.stderr)
 
     from tqdm import tqdm
 

@@ -12,6 +12,8 @@ warm (what each further image of that size costs in a folder), each the mean ove
     python benchmarks/upscale_benchmark.py --cases 1000:128 1000:256 --tile-pad 20
     python benchmarks/upscale_benchmark.py --side-by-side 3   # warm ratio, same conditions
     python benchmarks/upscale_benchmark.py --pad-sweep   # seams against tile_pad
+    python benchmarks/upscale_benchmark.py --compare-precisions 3  # float32 vs bfloat16
+    python benchmarks/upscale_benchmark.py --precision bfloat16    # the cases in bf16
 
 CPU seconds are printed beside wall seconds: on a shared machine wall time swings by 30%
 between identical runs, CPU time much less.
@@ -36,6 +38,8 @@ os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")  # as upscale.py: cli.run_o
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
+
+from models.precision import PRECISIONS
 
 TARGET_PEAK_BYTES = 2 * 1000**3
 TARGET_SPEED_RATIO = 0.9
@@ -80,15 +84,16 @@ def cpu_time():
     return usage.ru_utime + usage.ru_stime
 
 
-def child(size, tile, tile_pad, runs):
+def child(size, tile, tile_pad, runs, precision="float32"):
     """One case in this process: JSON on stdout."""
     import keras
 
     from inference import tiling
     from models.generator import build_generator
+    from models.precision import in_precision
 
     keras.utils.set_random_seed(0)
-    generator = build_generator()
+    generator = in_precision(build_generator(), precision)
     image = test_image(size)
     options = {"tile": None if tile == "auto" else int(tile)}
     if tile_pad is not None:
@@ -120,9 +125,10 @@ def child(size, tile, tile_pad, runs):
     )
 
 
-def run_case(case, tile_pad, runs):
+def run_case(case, tile_pad, runs, precision="float32"):
     size, tile = case.split(":")
     command = [sys.executable, __file__, "--child", size, tile, "--runs", str(runs)]
+    command += ["--precision", precision]
     if tile_pad is not None:
         command += ["--tile-pad", str(tile_pad)]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
@@ -229,6 +235,84 @@ def side_by_side(rounds, tile_pad):
         )
 
 
+# The CPU features that decide how fast each precision runs (models.precision.choose_precision).
+SPEED_FLAGS = ("avx2", "avx512f", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16", "amx_fp16")
+
+
+def describe_cpu(cpuinfo="/proc/cpuinfo"):
+    """The CPU's model name, its cores and which of SPEED_FLAGS it has, in one line."""
+    from models.precision import cpu_flags
+
+    model = "unknown CPU"
+    try:
+        for line in Path(cpuinfo).read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() in ("model name", "Model"):
+                model = value.strip()
+                break
+    except OSError:
+        pass
+    flags = cpu_flags(cpuinfo)
+    present = [flag for flag in SPEED_FLAGS if flag in flags]
+    absent = [flag for flag in SPEED_FLAGS if flag not in flags]
+    return (
+        f"{model}, {os.cpu_count()} cores; has {' '.join(present) or 'none of them'}"
+        f"; lacks {' '.join(absent) or 'none'}"
+    )
+
+
+def compare_precisions(size, rounds, precisions, runs=3):
+    """Warm MP/s of a size x size image, untiled, in each precision, alternating in one process.
+
+    As in ``side_by_side``, alternating puts every precision under the same load; the same
+    random weights in each (``models.precision.in_precision``). CPU seconds beside wall ones.
+    """
+    import keras
+
+    from inference import tiling
+    from models.generator import build_generator
+    from models.precision import choose_precision, in_precision
+
+    print(f"CPU: {describe_cpu()}")
+    print(f"load average: {' '.join(f'{load:.2f}' for load in os.getloadavg())}")
+    print(f"--precision auto chooses {choose_precision('auto')} here")
+    keras.utils.set_random_seed(0)
+    base = build_generator()
+    generators = {precision: in_precision(base, precision) for precision in precisions}
+    image = test_image(size)
+    first = {}
+    for precision, generator in generators.items():
+        started = time.perf_counter()
+        out = tiling.upscale(image, generator, tile=0)  # traces the predict function
+        first[precision] = time.perf_counter() - started
+    megapixels = out.shape[0] * out.shape[1] / 1e6
+    totals = {precision: np.zeros(2) for precision in precisions}  # wall, cpu
+    print(f"warm, alternating: {size}x{size} untiled, {runs} images per precision per round")
+    for round_ in range(rounds):
+        speeds = []
+        for precision, generator in generators.items():
+            started, cpu_started = time.perf_counter(), cpu_time()
+            for _ in range(runs):
+                tiling.upscale(image, generator, tile=0)
+            spent = np.array([time.perf_counter() - started, cpu_time() - cpu_started])
+            totals[precision] += spent
+            speeds.append(f"{precision} {runs * megapixels / spent[0]:.3f} MP/s")
+        print(f"round {round_ + 1}: " + " | ".join(speeds), flush=True)
+    count = rounds * runs
+    print(
+        f"{'precision':>9} {'first s':>7} {'wall s':>7} {'MP/s':>6} {'cpu s':>6} {'MP/cpu-s':>8}"
+        f" {'vs float32':>10}"
+    )
+    reference = totals.get("float32")
+    for precision in precisions:
+        wall, cpu = totals[precision] / count
+        ratio = f"{reference[0] / totals[precision][0]:.2f}x" if reference is not None else "-"
+        print(
+            f"{precision:>9} {first[precision]:7.2f} {wall:7.2f} {megapixels / wall:6.3f}"
+            f" {cpu:6.2f} {megapixels / cpu:8.3f} {ratio:>10}"
+        )
+
+
 def pad_sweep(size, tile, pads, seeds):
     """Largest difference from the untiled output, in grey levels, for each tile_pad.
 
@@ -280,10 +364,32 @@ def main():
         help="instead of the cases: the warm speed ratio, both sizes alternating in one process",
     )
     parser.add_argument("--pad-sweep", action="store_true")
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="float32",
+        help="what the cases compute in (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--compare-precisions",
+        type=int,
+        metavar="ROUNDS",
+        help="instead of the cases: 256x256 untiled in each of --precisions, alternating, "
+        "with the CPU's model and bf16 flags and what auto chooses",
+    )
+    parser.add_argument(
+        "--precisions",
+        nargs="+",
+        choices=PRECISIONS[1:],
+        default=["float32", "bfloat16"],
+        help="for --compare-precisions (default: float32 bfloat16)",
+    )
     parser.add_argument("--child", nargs=2, metavar=("SIZE", "TILE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(int(args.child[0]), args.child[1], args.tile_pad, args.runs)
+        child(int(args.child[0]), args.child[1], args.tile_pad, args.runs, args.precision)
+    elif args.compare_precisions:
+        compare_precisions(256, args.compare_precisions, args.precisions)
     elif args.side_by_side:
         side_by_side(args.side_by_side, args.tile_pad)
     elif args.pad_sweep:
@@ -292,7 +398,7 @@ def main():
         merged = {}
         for round_ in range(args.rounds):
             for case in args.cases:
-                result = run_case(case, args.tile_pad, args.runs)
+                result = run_case(case, args.tile_pad, args.runs, args.precision)
                 print(f"round {round_ + 1}: done {case}", file=sys.stderr, flush=True)
                 if case not in merged:
                     merged[case] = result
@@ -302,6 +408,8 @@ def main():
                 for key in ("seconds", "cpu_seconds"):
                     kept[key] = [min(a, b) for a, b in zip(kept[key], result[key], strict=True)]
                 kept["peak_rss"] = max(kept["peak_rss"], result["peak_rss"])
+        if args.precision != "float32":
+            print(f"precision: {args.precision}")
         report(list(merged.values()))
 
 

@@ -89,28 +89,39 @@ def default_name(path: Path) -> str:
     return path.name
 
 
-def load_method(path, name: str | None = None) -> Method:
-    """A generator from a ``.keras`` file, a run directory or a checkpoint folder."""
+def load_method(path, name: str | None = None, precision: str = "float32") -> Method:
+    """A generator from a ``.keras`` file, a run directory or a checkpoint folder.
+
+    ``precision``: what it computes in (``inference.weights.load_generator``). Anything but
+    float32 (``auto`` as it resolves here) is named in the label, ``srresnet_x4 (bfloat16)``,
+    so a table never passes off another precision's figures as the float32 ones.
+    """
     from inference.weights import load_generator
+    from models.precision import choose_precision
     from training.networks import generator_file
 
+    precision = choose_precision(precision)
     path = Path(path)
     if not path.exists():
         raise UserError(f"{path}: no such file or folder (give a .keras file or a run directory)")
     source = generator_file(path)
-    generator = load_generator(source)
-    return Method(name or default_name(path), source, generator)
+    generator = load_generator(source, precision)
+    label = name or default_name(path)
+    if precision != "float32":
+        label = f"{label} ({precision})"
+    return Method(label, source, generator)
 
 
-def load_methods(specs, *, bicubic: bool = True) -> list[Method]:
+def load_methods(specs, *, bicubic: bool = True, precision: str = "float32") -> list[Method]:
     """Bicubic first (the baseline every SR table starts with), then each model in order.
 
-    ``specs`` are ``PATH`` or ``NAME=PATH`` strings, as the command line gives them.
+    ``specs`` are ``PATH`` or ``NAME=PATH`` strings, as the command line gives them; every
+    model computes in ``precision`` (``load_method``).
     """
     methods = [bicubic_method()] if bicubic else []
     for spec in specs:
         name, path = split_model_spec(spec)
-        methods.append(load_method(path, name))
+        methods.append(load_method(path, name, precision))
     names = [method.name for method in methods]
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:

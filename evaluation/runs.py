@@ -116,10 +116,12 @@ def score_checkpoints(
     tile=None,
     progress=True,
     perceptual=None,
+    precision="float32",
 ):
     """Add ``<dataset>_psnr_y`` and ``<dataset>_ssim_y`` (and ``_lpips``, ``_niqe`` with
     ``perceptual``) and the ``checkpoint`` folder to the rows of each checkpoint still on disk;
-    returns the checkpoints' ``Evaluation`` (None if none is left).
+    returns the checkpoints' ``Evaluation`` (None if none is left). The generators compute in
+    ``precision`` (``evaluation.benchmark.load_method``).
 
     Every run's checkpoints are scored on the same benchmark images, so unlike validation.csv
     these columns compare runs trained on different data.
@@ -127,7 +129,7 @@ def score_checkpoints(
     methods, keys = [], {}
     for run in runs:
         for _epoch, step, folder in checkpoints_of(run):
-            method = load_method(folder, f"{run.name}-step{step}")
+            method = load_method(folder, f"{run.name}-step{step}", precision)
             methods.append(method)
             keys[method.name] = (run.name, step, folder)
     if not methods:

@@ -98,7 +98,10 @@ def upscale(image, generator, *, tile=None, tile_pad=DEFAULT_TILE_PAD, scale=4, 
     see the module's docstring). Every output pixel gets at least ``tile_pad`` LR pixels of
     real context on each side that is not the image border. With the default pad the result
     equals the untiled one within one grey level (float rounding only; see
-    ``DEFAULT_TILE_PAD``). ``progress`` shows a bar over the tiles when there are several.
+    ``DEFAULT_TILE_PAD``), and so does a mixed-precision generator's
+    (``inference.weights.load_generator(path, "bfloat16")``) with its own untiled result:
+    measured equal to the bit, like float32's. ``progress`` shows a bar over the tiles when
+    there are several.
     """
     from data.images import imresize
 

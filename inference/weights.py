@@ -53,16 +53,24 @@ def resolve_weights(value=None):
     return path
 
 
-def load_generator(path):
+def load_generator(path, precision="float32"):
     """Load a saved generator, refusing anything that would fail later, in one line.
 
     A broken file or a model of the wrong kind otherwise surfaces as a Keras traceback deep
     in the first predict; the shape check is symbolic, so it costs no trace.
+
+    ``precision`` is what it computes in (``models.precision.PRECISIONS``). Saved generators
+    are float32 files, and ``float32`` gives the file as it is: exact, and the same on every
+    machine. ``bfloat16`` and ``float16`` give a mixed-precision clone with the same weights
+    whose output conv stays float32 (``models.precision.in_precision``); ``auto`` is bfloat16
+    where the machine computes it natively, else float32 (``choose_precision``).
     """
     import keras
 
     import models.layers  # noqa: F401  (registers PixelShuffle, so saved generators load)
+    from models.precision import choose_precision, in_precision
 
+    precision = choose_precision(precision)  # an unknown name fails before the load
     path = Path(path)
     if not path.exists():
         raise UserError(f"{path}: no such file")
@@ -75,7 +83,7 @@ def load_generator(path):
     problem = _generator_problem(model)
     if problem:
         raise UserError(f"{path}: not a 3->3 channel x4 generator ({problem})")
-    return model
+    return in_precision(model, precision)
 
 
 def _generator_problem(model, scale=4):

@@ -11,7 +11,9 @@ and raised the peak by 36 MB on that window, so they stay as they are.)
 
 Like ``models.subpixel``, the fused layers read the trained layers' variables at every call:
 nothing is copied, saved or trained, and a generator that keeps training stays right. The
-outputs agree with the layers as saved up to float rounding.
+outputs agree with the layers as saved up to float rounding. Each new layer computes in the
+dtype policy of the layer it stands for, so a mixed-precision generator
+(``models.precision.in_precision``) stays mixed once fused.
 """
 
 import keras
@@ -24,7 +26,10 @@ class ConvBatchNorm(keras.layers.Layer):
     """``batch_norm(conv(x))`` at inference, as one conv with the folded kernel and bias."""
 
     def __init__(self, conv, batch_norm, **kwargs):
-        super().__init__(**kwargs)
+        # No autocast: under a mixed policy it would read the statistics in bf16 and fold
+        # them there. They fold in float32; only the folded kernel and bias are rounded to the
+        # compute dtype, as the conv's own kernel is (float32: every cast is a no-op).
+        super().__init__(autocast=False, **kwargs)
         self.conv = conv
         self.batch_norm = batch_norm
 
@@ -43,7 +48,9 @@ class ConvBatchNorm(keras.layers.Layer):
 
     def call(self, inputs):
         kernel, bias = self.folded_weights()
-        return ops.conv(inputs, kernel, padding="same") + bias
+        dtype = self.compute_dtype
+        outputs = ops.conv(ops.cast(inputs, dtype), ops.cast(kernel, dtype), padding="same")
+        return outputs + ops.cast(bias, dtype)
 
 
 class _Shared(keras.layers.Layer):
@@ -90,11 +97,12 @@ def fuse(model):
     folded = set(pairs.values())
 
     def replace(layer):
+        policy = layer.dtype_policy
         if layer in pairs:
-            return ConvBatchNorm(layer, pairs[layer], name=f"{layer.name}_bn_folded")
+            return ConvBatchNorm(layer, pairs[layer], name=f"{layer.name}_bn_folded", dtype=policy)
         if layer in folded:
-            return _PassThrough(name=f"{layer.name}_folded")
-        return _Shared(layer, name=f"{layer.name}_shared")
+            return _PassThrough(name=f"{layer.name}_folded", dtype=policy)
+        return _Shared(layer, name=f"{layer.name}_shared", dtype=policy)
 
     return keras.models.clone_model(model, clone_function=replace)
 

@@ -11,6 +11,10 @@ by itself under a ``mixed_float16`` policy (``auto_scale_loss``).
 ``auto`` picks per machine, from measurements: on a CPU bfloat16 only where the CPU has native
 bf16 units (AVX512_BF16 or AMX), since elsewhere it is emulated and slower than float32; on a
 GPU bfloat16 (no loss scaling, and as fast as float16 on the GPUs this project meets).
+
+At inference (``upscale.py``, ``evaluate.py --precision``) a saved float32 generator is
+cloned to compute the same way (``in_precision``): the same float32 weights, the layers in
+the mixed policy but the output conv in float32, as in training.
 """
 
 import contextlib
@@ -95,3 +99,34 @@ def float32_copy(model):
         model = copy
     # A new functional model over the same layers: uncompiled, so saved without an optimiser.
     return keras.Model(model.input, model.output, name=model.name)
+
+
+def in_precision(model, precision):
+    """``model`` computing in ``precision``, with the same (float32) weights.
+
+    Saved generators are float32 files (``float32_copy``). For ``bfloat16`` or ``float16``
+    this is a clone whose layers compute in that mixed policy, except the layers that produce
+    the model's outputs (the generator's tanh conv), which stay float32 as in training; for
+    ``float32`` a float32 clone of a mixed model. A model already in the precision asked for
+    (a float32 file asked for float32) is returned unchanged. ``auto`` is resolved first
+    (``choose_precision``). Layer names are kept, so ``get_layer`` and
+    ``inference.split`` see the same network.
+    """
+    import keras
+
+    precision = choose_precision(precision)
+    final = {id(tensor._keras_history.operation) for tensor in model.outputs}
+
+    def policy_of(layer):
+        return "float32" if id(layer) in final else POLICIES[precision]
+
+    layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    if all(layer.dtype_policy.name == policy_of(layer) for layer in layers):
+        return model
+
+    def rebuilt(layer):
+        return layer.__class__.from_config({**layer.get_config(), "dtype": policy_of(layer)})
+
+    copy = keras.models.clone_model(model, clone_function=rebuilt)
+    copy.set_weights(model.get_weights())
+    return copy

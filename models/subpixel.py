@@ -18,7 +18,10 @@ results. Measured on the 16-block generator with 2 CPU cores: the untiled 256x25
 
 The rewritten layers read the trained layers' own variables at every call, so they stay right
 while a generator trains; nothing here is saved or trained, and the saved generators keep
-their published architecture and parameter count.
+their published architecture and parameter count. Each part computes in the dtype of the
+layer it stands for: under mixed precision (``models.precision.in_precision``) the conv
+before the shuffle and its activation in bf16 or f16, the output conv in float32, as in the
+generator itself.
 """
 
 import functools
@@ -104,7 +107,7 @@ def prelu_select(prelu, inputs, copies=1):
     negation being exact), with four full-size temporaries instead of one. For ``PhasePReLU``
     on 256-map tensors at 2x that was 0.26 GB less at the peak for 256x256 inputs.
     """
-    alpha = prelu.alpha
+    alpha = ops.cast(prelu.alpha, inputs.dtype)  # the PReLU's own compute dtype
     if copies > 1:
         alpha = ops.tile(alpha, (1,) * (len(alpha.shape) - 1) + (copies,))
     return ops.where(inputs > 0, inputs, alpha * inputs)
@@ -140,7 +143,9 @@ class PhaseGroups(keras.layers.Layer):
     """
 
     def __init__(self, conv, elementwise, out_conv, scale, **kwargs):
-        super().__init__(**kwargs)
+        # No autocast: the two convs may compute in different dtypes (a mixed generator's
+        # output conv is float32), so each reads its float32 variables and casts them itself.
+        super().__init__(autocast=False, **kwargs)
         self.conv = conv
         self.elementwise = list(elementwise)
         self.out_conv = out_conv
@@ -148,20 +153,22 @@ class PhaseGroups(keras.layers.Layer):
 
     def call(self, inputs):
         copies = self.scale * self.scale
-        kernel, width = self.conv.kernel, self.conv.filters // copies
-        out_kernel = phase_kernel(self.out_conv.kernel, self.scale)
+        low, high = self.conv.compute_dtype, self.out_conv.compute_dtype
+        inputs = ops.cast(inputs, low)
+        kernel, width = ops.cast(self.conv.kernel, low), self.conv.filters // copies
+        out_kernel = ops.cast(phase_kernel(self.out_conv.kernel, self.scale), high)
         total = None
         for group in range(copies):
             maps = slice(group * width, (group + 1) * width)
             x = ops.conv(inputs, kernel[:, :, :, maps], padding="same")
             if self.conv.use_bias:
-                x = x + self.conv.bias[maps]
+                x = x + ops.cast(self.conv.bias[maps], low)
             for layer in self.elementwise:
                 x = layer(x) if isinstance(layer, _PLAIN_ELEMENTWISE) else prelu_select(layer, x)
-            part = ops.conv(x, out_kernel[:, :, maps, :], padding="same")
+            part = ops.conv(ops.cast(x, high), out_kernel[:, :, maps, :], padding="same")
             total = part if total is None else total + part
         if self.out_conv.use_bias:
-            total = total + ops.tile(self.out_conv.bias, (copies,))
+            total = total + ops.tile(ops.cast(self.out_conv.bias, high), (copies,))
         return self.out_conv.activation(ops.depth_to_space(total, self.scale))
 
 
@@ -187,13 +194,17 @@ def rewrite_chain(chain):
     if position > 0 and _groupable_conv(chain[position - 1], scale):
         return [
             *chain[: position - 1],
-            PhaseGroups(chain[position - 1], elementwise, chain[-1], scale),
+            PhaseGroups(
+                chain[position - 1], elementwise, chain[-1], scale, dtype=chain[-1].dtype_policy
+            ),
         ]
     moved = [
-        layer if isinstance(layer, _PLAIN_ELEMENTWISE) else PhasePReLU(layer, scale * scale)
+        layer
+        if isinstance(layer, _PLAIN_ELEMENTWISE)
+        else PhasePReLU(layer, scale * scale, dtype=layer.dtype_policy)
         for layer in elementwise
     ]
-    return [*chain[:position], *moved, PhaseConv(chain[-1], scale)]
+    return [*chain[:position], *moved, PhaseConv(chain[-1], scale, dtype=chain[-1].dtype_policy)]
 
 
 def _groupable_conv(layer, scale):

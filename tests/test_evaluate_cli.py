@@ -251,6 +251,28 @@ def test_generators_get_a_row_each_after_bicubic_with_images_figure_and_files(
     assert document["methods"] == names and len(document["per_image"]) == 12
 
 
+def test_precision_applies_to_every_model_and_names_itself(photo_folder, tmp_path, capsys):
+    import keras
+
+    from models.generator import build_generator
+
+    keras.utils.set_random_seed(3)
+    build_generator(blocks=1).save(tmp_path / "g.keras")
+    argv = [str(tmp_path / "g.keras"), "other=" + str(tmp_path / "g.keras")]
+    argv += ["--datasets", str(photo_folder), "--perceptual", "none", "--no-progress"]
+    rows = {}
+    for precision in ("float32", "bfloat16"):
+        assert evaluate.main([*argv, "--precision", precision]) == 0
+        out = capsys.readouterr().out
+        suffix = "" if precision == "float32" else " (bfloat16)"
+        rows[precision] = [pair(table_row(out, f"{name}{suffix}")[0]) for name in ("g", "other")]
+    assert rows["float32"][0] == rows["float32"][1] and rows["bfloat16"][0] == rows["bfloat16"][1]
+    assert rows["bfloat16"][0][0] == pytest.approx(rows["float32"][0][0], abs=0.05)
+    with pytest.raises(SystemExit) as refused:
+        evaluate.main([*argv, "--precision", "fp8"])
+    assert refused.value.code == 2 and "invalid choice: 'fp8'" in capsys.readouterr().err
+
+
 def run_cli(argv, capsys):
     code = cli.run(evaluate.main, argv)
     err = capsys.readouterr().err.strip()

@@ -32,6 +32,22 @@ def test_load_generator_loads_a_saved_generator(saved, tiny):
     np.testing.assert_array_equal(tiling.upscale(image, loaded), tiling.upscale(image, tiny))
 
 
+def test_load_generator_in_another_precision(saved, tiny):
+    from models.precision import choose_precision
+
+    default = weights.load_generator(saved)
+    assert {layer.dtype_policy.name for layer in default.layers} == {"float32"}  # the file's
+    mixed = weights.load_generator(saved, "bfloat16")
+    assert mixed.get_layer("head_conv").dtype_policy.name == "mixed_bfloat16"
+    assert mixed.get_layer("sr").dtype_policy.name == "float32"
+    for a, b in zip(mixed.get_weights(), tiny.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    auto = weights.load_generator(saved, "auto")
+    assert auto.get_layer("head_conv").compute_dtype == choose_precision("auto")
+    with pytest.raises(ValueError, match="unknown precision"):
+        weights.load_generator(saved, "half")
+
+
 def test_load_generator_errors_are_one_line(tmp_path):
     assert_one_line_user_error(
         lambda: weights.load_generator(tmp_path / "missing.keras"), "no such file"

@@ -220,6 +220,28 @@ def test_format_option_and_tiling_flags(tmp_path, weights, capsys):
     assert decode_image(out / "a_x4.jpg").shape == (80, 92, 3)
 
 
+def test_precision_flag(tmp_path, weights, capsys):
+    from models.precision import choose_precision
+
+    source = tmp_path / "a.png"
+    Image.fromarray(picture((12, 10, 3))).save(source)
+    outputs = {}
+    for precision in ("float32", "bfloat16", "auto"):
+        out = tmp_path / f"{precision}.png"
+        argv = (source, "-o", out, "--weights", weights, "--precision", precision)
+        code, _, err = run(capsys, *argv)
+        assert code == 0, err
+        assert ("(auto)" in err) == (precision == "auto")
+        outputs[precision] = decode_image(out).astype(int)
+    assert outputs["bfloat16"].shape == (48, 40, 3)
+    assert 0 < np.abs(outputs["bfloat16"] - outputs["float32"]).max() <= 2  # rounding only
+    np.testing.assert_array_equal(outputs["auto"], outputs[choose_precision("auto")])
+    with pytest.raises(SystemExit) as refused:
+        upscale.main([str(source), "-o", str(tmp_path / "x.png"), "--precision", "half"])
+    assert refused.value.code == 2
+    assert "invalid choice: 'half'" in capsys.readouterr().err
+
+
 def test_exit_code_and_stderr_of_the_real_command(tmp_path, weights):
     folder = tmp_path / "in"
     folder.mkdir()
