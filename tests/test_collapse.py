@@ -20,7 +20,7 @@ def test_a_collapsed_discriminator_is_reported_once():
     warnings = feed(watch, d_real, d_fake)
     assert len(warnings) == 1
     step, message = warnings[0]
-    assert step == 300 + 189  # 190 collapsed steps: 95% of the window
+    assert step == 300 + 100  # 101 of the window's 200 steps collapsed: its median is
     assert "collapse" in message and f"step {step}" in message
     assert watch.collapsed
 
@@ -42,10 +42,22 @@ def test_it_rearms_after_the_discriminator_recovers():
     low, high = [1e-3] * 300, [0.5] * 300
     watch = DiscriminatorWatch(window=100)
     warnings = feed(watch, low + high + low, low + high + low)
-    assert [step for step, _ in warnings] == [99, 694]  # the first needs a full window
+    assert [step for step, _ in warnings] == [99, 650]  # the first needs a full window
 
 
 def test_pretraining_losses_are_ignored():
     watch = DiscriminatorWatch(window=10)
     assert all(watch.update(step, {"g_mse": 1e-4}) is None for step in range(50))
     assert not watch.collapsed
+
+
+def test_a_collapse_with_spikes_is_still_reported():
+    """As measured: median D loss ~1e-4, yet 27% of the steps above the threshold."""
+    rng = np.random.default_rng(2)
+    d_real = rng.uniform(1e-6, 1e-3, 1000)
+    d_fake = rng.uniform(1e-7, 1e-3, 1000)
+    spikes = rng.random(1000) < 0.3
+    d_real[spikes] = rng.uniform(0.02, 0.5, spikes.sum())
+    watch = DiscriminatorWatch(window=500)
+    warnings = feed(watch, d_real, d_fake)
+    assert [step for step, _ in warnings] == [499]
