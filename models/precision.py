@@ -84,14 +84,22 @@ def float32_copy(model):
     would load and predict in it everywhere; and a compiled model's file also carries its
     optimiser (three times the generator's size), which nothing reads: checkpoints keep the
     optimisers in ``optimizers.npz``. What is saved is this: float32, weights only, loading
-    alike on any machine. A float32 model's layers are shared, not copied.
+    alike on any machine. A float32 model's layers are shared, not copied, unless its batch
+    norms are ``synchronized`` (a distributed run's, training/distribute.py): an option of the
+    TensorFlow backend alone, which JAX and PyTorch refuse to load, so the copy drops it.
     """
     import keras
 
-    if any(layer.dtype_policy.name != "float32" for layer in model.layers):
+    def portable(layer):
+        return layer.dtype_policy.name == "float32" and not getattr(layer, "synchronized", False)
+
+    if not all(portable(layer) for layer in model.layers):
 
         def rebuilt(layer):
-            return layer.__class__.from_config({**layer.get_config(), "dtype": "float32"})
+            config = {**layer.get_config(), "dtype": "float32"}
+            if config.get("synchronized"):
+                config["synchronized"] = False
+            return layer.__class__.from_config(config)
 
         with dtype_policy("float32"):
             copy = keras.models.clone_model(model, clone_function=rebuilt)

@@ -29,10 +29,10 @@ from data.catalog import resolve_training_set
 from data.pairs import PairSource, Prefetcher, validation_pairs
 from evaluation.perceptual import require_lpips_weights
 from models.gan import discriminator_trainable
-from models.precision import choose_precision, float32_copy
-from runtime import atomic, stop
+from models.precision import PRECISIONS, choose_precision, float32_copy
+from runtime import atomic
 from runtime.errors import UserError
-from training import checkpoints, logs
+from training import checkpoints, distribute, logs
 from training.collapse import DiscriminatorWatch
 from training.config import Config
 from training.networks import averaged_generator, build_networks, require_vgg_weights
@@ -70,9 +70,10 @@ def pretrain_step(networks, lr, hr, name="g_mse"):
     return {name: float(logs_["loss"])}
 
 
-def gan_step(networks, lr, hr, real):
+def gan_step(networks, lr, hr, real, predict=None):
     """One SRGAN update: D on one batch of real and fake images, then G through the combined
-    model.
+    model. ``predict(model, x)``: how G's and VGG's outputs are computed (default
+    ``model.predict_on_batch(x)``; a distributed worker's own rows, ``training.distribute``).
 
     D sees the real and the generated images in the same batch (as Keras's own DCGAN example
     does), not in two calls. With two single-class batches, D's BatchNorm normalises each class
@@ -83,13 +84,14 @@ def gan_step(networks, lr, hr, real):
     batch gives D batch statistics that its moving averages match, so both steps see one D.
     """
     generator, discriminator = networks.generator, networks.discriminator
-    sr = generator.predict_on_batch(lr)
+    predict = predict or distribute.SINGLE.predict
+    sr = predict(generator, lr)
     images = np.concatenate([hr, np.asarray(sr, hr.dtype)])
     labels = np.concatenate([real, np.zeros_like(real)])
     with discriminator_trainable(discriminator, True):
         d = discriminator.train_on_batch(images, labels, return_dict=True)
     if networks.feature_extractor is not None:
-        content_target = networks.feature_extractor.predict_on_batch(hr)
+        content_target = predict(networks.feature_extractor, hr)
     else:
         content_target = hr
     with discriminator_trainable(discriminator, False):
@@ -118,8 +120,11 @@ class RunResult:
 class Trainer:
     """One run: data, networks, the step loop, checkpoints, validation and logs."""
 
-    def __init__(self, config, run_dir, *, resume=False, progress=True, on_step=None):
+    def __init__(self, config, run_dir, *, resume=False, progress=True, on_step=None, worker=None):
         self.config = config
+        # Several processes under tf.distribute, or this one alone (training/distribute.py).
+        self.worker = worker or distribute.SINGLE
+        self.worker.check_batch_size(config.batch_size)
         self.run_dir = Path(run_dir)
         self.progress_enabled = progress
         self.on_step = on_step
@@ -139,13 +144,16 @@ class Trainer:
             self.lpips_weights = str(require_lpips_weights(hint))
         if config.precision == "auto":
             config.precision = choose_precision("auto")  # written to config.json next
+        config.precision = self.worker.from_chief(config.precision, PRECISIONS)
         self._prepare_run_dir(resume)
         self._log(f"run directory: {self.run_dir}")
         self._log(f"precision: {config.precision}")
         self._load_data(dataset)
-        self.networks = build_networks(config)
-        if resume:
-            self._restore()
+        with self.worker.scope():  # mirrored variables, optimiser state included
+            self.networks = build_networks(config)
+            self.worker.prepare(self.networks)
+            if resume:
+                self._restore()
 
     # -- set-up ---------------------------------------------------------------------------
     def _prepare_run_dir(self, resume):
@@ -155,10 +163,14 @@ class Trainer:
                 f"{self.run_dir} already holds a run; pass --resume to continue it, "
                 "or choose another --run-dir"
             )
+        if not self.worker.is_chief:
+            return  # only the chief writes the run directory
         self.run_dir.mkdir(parents=True, exist_ok=True)
         atomic.write_text(config_file, self.config.to_json())
 
     def _log(self, message):
+        if not self.worker.is_chief:
+            return
         with open(self.run_dir / "run.log", "a") as handle:
             handle.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")
 
@@ -246,16 +258,21 @@ class Trainer:
     def train(self):
         config = self.config
         start = self.step
-        history = logs.CsvLog(self.run_dir / "history.csv", resume_step=start)
+        chief = self.worker.is_chief
+        history = (
+            logs.CsvLog(self.run_dir / "history.csv", resume_step=start)
+            if chief
+            else distribute.Discard()
+        )
         watch = DiscriminatorWatch()  # starts empty on resume: a window refills in minutes
-        board = logs.TensorBoard(self.run_dir / "tensorboard")
+        board = logs.TensorBoard(self.run_dir / "tensorboard") if chief else distribute.Discard()
         description = f"{config.stage} {config.upsample}"
         bar = logs.Progress(
             total=self.total_steps,
             initial=start,
             batch_size=config.batch_size,
             description=description,
-            enabled=self.progress_enabled,
+            enabled=self.progress_enabled and chief,
         )
         prefetch = Prefetcher(
             self.source,
@@ -269,12 +286,14 @@ class Trainer:
         validation = None
         try:
             for step, lr, hr in prefetch:
-                stop.check()  # a request made during the last checkpoint: nothing to save
+                self.worker.check_stop()  # a request made during the last checkpoint: no save
+                lr, hr = self.worker.local(lr), self.worker.local(hr)  # all of it in one process
                 self._set_learning_rate(step)  # a pure function of the step: exact on resume
                 if config.stage == "pretrain":
                     losses = pretrain_step(self.networks, lr, hr, f"g_{config.pixel_loss}")
                 else:
-                    losses = gan_step(self.networks, lr, hr, real_labels(config, step, len(lr)))
+                    real = self.worker.local(real_labels(config, step, config.batch_size))
+                    losses = gan_step(self.networks, lr, hr, real, self.worker.predict)
                 if not all(math.isfinite(value) for value in losses.values()):
                     shown = ", ".join(f"{k}={v:.4g}" for k, v in losses.items())
                     kept = self.last_checkpoint or "none yet"
@@ -300,7 +319,7 @@ class Trainer:
                 bar.update(losses, warning="D collapsed" if watch.collapsed else None)
                 if self.on_step is not None:
                     self.on_step(self, step, losses)
-                stop.check()  # between steps: never inside TensorFlow
+                self.worker.check_stop()  # between steps: never inside TensorFlow
                 if self.step % self.steps_per_epoch == 0:
                     finished_epochs = self.step // self.steps_per_epoch
                     last = self.step == self.total_steps
@@ -341,6 +360,9 @@ class Trainer:
 
     def _checkpoint(self, epoch, board, bar):
         self._check_finite_weights()
+        if not self.worker.is_chief:  # the chief validates and saves (training/distribute.py)
+            self._save(epoch, validation=None)
+            return None
         generator = averaged_generator(self.networks)  # the generator itself without --ema
         metrics, srs = validate(generator, self.validation, lpips_weights=self.lpips_weights)
         if self.best_psnr is None or metrics["psnr_y"] > self.best_psnr:
@@ -373,6 +395,9 @@ class Trainer:
         """A checkpoint; with --ema its generator.keras holds the averaged weights (what
         validation scored and what people use) and generator_raw.keras the raw ones (what a
         resume trains on from)."""
+        if not self.worker.is_chief:  # where the chief writes it
+            self.last_checkpoint = self.run_dir / "checkpoints" / f"step_{self.step:07d}"
+            return self.last_checkpoint
         state = {
             "epoch": epoch,
             "best_psnr_y": self.best_psnr,
@@ -408,6 +433,15 @@ def default_run_name(config):
 
 def train(config: Config, *, run_dir=None, resume=False, progress=True, on_step=None):
     """Run (or resume) training; returns the run directory, final step and validation."""
+    worker = distribute.worker_from_environment()  # first: before TensorFlow starts
+    if worker.distributed and not (run_dir or config.run_dir):
+        raise UserError(
+            "a distributed run needs --run-dir (or --resume RUN_DIR), the same for every "
+            "worker, on a filesystem they all see"
+        )
     run_dir = Path(run_dir or config.run_dir or Path("runs") / default_run_name(config))
-    trainer = Trainer(config, run_dir, resume=resume, progress=progress, on_step=on_step)
-    return trainer.train()
+    with worker.collective_errors(run_dir):
+        trainer = Trainer(
+            config, run_dir, resume=resume, progress=progress, on_step=on_step, worker=worker
+        )
+        return trainer.train()

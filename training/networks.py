@@ -23,7 +23,7 @@ from models.generator import build_generator
 from models.precision import choose_precision, dtype_policy
 from models.vgg import MissingVGGWeights, build_feature_extractor, find_vgg_weights
 from runtime.errors import UserError
-from training import checkpoints
+from training import checkpoints, distribute
 
 
 @dataclasses.dataclass
@@ -53,7 +53,8 @@ class Networks:
 
 def averaged_generator(networks):
     """The generator with its optimiser's moving-average weights (``--ema``): a new model; the
-    training one keeps its raw weights. Without EMA, the generator itself.
+    training one keeps its raw weights. Without EMA, the generator itself (under tf.distribute
+    a view of it that predicts on this worker alone, ``training.distribute.detached``).
 
     Keras's ``use_ema`` keeps the averages inside the optimiser (saved with its state, so a
     resume continues them exactly) and reads them out only through
@@ -65,7 +66,7 @@ def averaged_generator(networks):
     optimizer, variables = next(iter(networks.optimizers().values()))  # the generator's
     inner = getattr(optimizer, "inner_optimizer", optimizer)  # float16: loss scaling wraps it
     if not inner.use_ema or not inner.built:
-        return networks.generator
+        return distribute.detached(networks.generator)  # itself, outside tf.distribute
     generator = networks.generator
     raw = [keras.ops.convert_to_numpy(variable) for variable in variables]
     optimizer.finalize_variable_values(variables)
