@@ -54,8 +54,8 @@ def read_run(path) -> Run:
         raise UserError(f"{validation_file}: unreadable ({error})") from None
     upsample = config.get("upsample", "?")
     dataset = str(config.get("dataset", "?"))
-    if re.search(r"[/\\]", dataset):
-        dataset = Path(dataset).name
+    if re.search(r"[/\\]", dataset):  # folders, comma-joined: T91+BSD200+BSDS500_test
+        dataset = "+".join(Path(part).name for part in dataset.split(",") if part)
     return Run(
         path=path,
         name=path.resolve().name,

@@ -44,6 +44,13 @@ def test_the_report_table_reads_method_data_and_epochs_from_runs(tmp_path):
     assert latest_runs(tmp_path) == [runs[0], runs[1]]
 
 
+def test_comma_joined_folders_are_named_by_all_their_folders(tmp_path):
+    run = fake_run(
+        tmp_path / "c", "pixelshuffle", "../train/T91,../train/BSD200", [[1, 1, 20, 0.5, 19]]
+    )
+    assert read_run(run).data == "T91+BSD200"  # as the default run name joins them
+
+
 def test_a_folder_that_is_not_a_run_is_refused(tmp_path):
     with pytest.raises(UserError, match=r"no config\.json"):
         read_run(tmp_path)
