@@ -24,23 +24,9 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from models.precision import cpu_flags  # noqa: E402 (no TensorFlow: the workers load it)
+from benchmarks.machine import describe_cpu  # noqa: E402 (no TensorFlow: the workers load it)
 
 WARMUP = 3
-
-
-def describe_cpu():
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.partition(":")[2].strip()
-                break
-    except OSError:
-        pass
-    wanted = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16")
-    flags = " ".join(flag for flag in wanted if flag in cpu_flags()) or "none of note"
-    return f"{model}, {os.cpu_count()} cores; flags: {flags}"
 
 
 def load():

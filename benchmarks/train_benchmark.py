@@ -29,7 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 
-from models.precision import choose_precision, cpu_flags
+from benchmarks.machine import describe_cpu
+from models.precision import choose_precision
 from training.config import resolve_config
 from training.loop import gan_step, pretrain_step, real_labels, train
 from training.networks import build_networks
@@ -51,20 +52,6 @@ def end_to_end_seconds_per_step(history_csv):
         seconds = [float(row["seconds"]) for row in csv.DictReader(handle)]
     # seconds[i] is when step i finished; skip the warm-up steps that include tracing.
     return (seconds[-1] - seconds[WARMUP - 1]) / (len(seconds) - WARMUP)
-
-
-def describe_cpu():
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.partition(":")[2].strip()
-                break
-    except OSError:
-        pass
-    wanted = ("avx2", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16", "avx512_fp16")
-    flags = " ".join(flag for flag in wanted if flag in cpu_flags()) or "none of note"
-    return f"{model}, {os.cpu_count()} cores; flags: {flags}"
 
 
 def compare_precisions(args, lr, hr):
