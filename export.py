@@ -16,7 +16,8 @@ DEFAULT_PSNR_DATASET = "Set5"
 
 
 def build_parser():
-    from inference.export import FORMATS, INPUT_DTYPES, QUANTIZATIONS
+    from inference.export_convert import FORMATS, QUANTIZATIONS
+    from inference.export_serving import INPUT_DTYPES
 
     parser = argparse.ArgumentParser(
         description="Export a trained generator to SavedModel, TFLite (LiteRT) and/or ONNX."

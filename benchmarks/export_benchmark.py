@@ -45,7 +45,7 @@ def test_image(size):
     """A photo-like LR image (scikit-image's astronaut, resized)."""
     from skimage import data as skimage_data
 
-    from data.images import imresize
+    from data.matlab_functions import imresize
 
     return imresize(skimage_data.astronaut(), output_shape=(size, size))
 
@@ -86,7 +86,8 @@ def set5_scores(weights, exports, data_dir):
     """Keras's Set5 PSNR-Y as evaluate.py measures it, and each export's."""
     from evaluation.benchmark import load_method, load_test_image, resolve_dataset, score
     from evaluation.benchmark import super_resolve as keras_super_resolve
-    from inference.export import dataset_psnr, load_exported
+    from inference.export_checks import dataset_psnr
+    from inference.export_runtimes import load_exported
 
     dataset = resolve_dataset("Set5", data_dir)
     pairs = [load_test_image(dataset.name, image) for image in dataset.images]
@@ -114,7 +115,9 @@ def main(argv=None):
 
     from data.pairs import lr_to_model
     from inference import tiling
-    from inference.export import QUANTIZATIONS, export_generator, load_exported
+    from inference.export import export_generator
+    from inference.export_convert import QUANTIZATIONS
+    from inference.export_runtimes import load_exported
     from inference.weights import load_generator
     from runtime.errors import UserError
 

@@ -21,9 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 
-from data.catalog import resolve_training_set
-from data.images import imresize
+from data.matlab_functions import imresize
 from data.pairs import PairSource, Prefetcher
+from data.resolve import resolve_training_set
 
 
 def main():

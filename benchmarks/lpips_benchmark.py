@@ -21,7 +21,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import cv2
 import skimage
 
-from models.lpips import NETS, MissingLPIPSWeights, find_lpips_weights, lpips_distance
+from models.lpips import lpips_distance
+from models.lpips_files import MissingLPIPSWeights
+from models.lpips_nets import NETS
+from models.lpips_weights import find_lpips_weights
 
 TARGET_SECONDS = 2.0
 SIMD_PREFIXES = ("sse4", "avx", "fma", "amx")

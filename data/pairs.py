@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from data.images import ImageError, bicubic_downscale, imresize, modcrop, read_rgb
+from data.images import ImageError, read_rgb
+from data.matlab_functions import bicubic_downscale, imresize, modcrop
 from runtime import atomic
 from runtime.errors import UserError
 

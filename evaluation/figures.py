@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from data.images import modcrop
+from data.matlab_functions import modcrop
 from evaluation.benchmark import SCALE, Evaluation, FigureData
 from evaluation.tables import write_file
 from runtime.errors import UserError
@@ -23,7 +23,7 @@ def choose_crop(hr: np.ndarray, size: int | None = None) -> tuple[int, int, int]
 
     Detail is the luma gradient energy; the border the metrics shave is avoided.
     """
-    from data.images import rgb_to_y
+    from data.matlab_functions import rgb_to_y
 
     height, width = hr.shape[:2]
     size = int(size or max(16, min(height, width) // 4))
@@ -220,7 +220,7 @@ def flat_response(generator, *, level: float = 0.5, size: int = 32) -> np.ndarra
 
 def spectrum(image: np.ndarray) -> np.ndarray:
     """log10 power spectrum of the luma (DC at the centre) for ``imshow``."""
-    from data.images import rgb_to_y
+    from data.matlab_functions import rgb_to_y
 
     luma = rgb_to_y(image) if image.ndim == 3 else np.asarray(image, np.float64)
     luma = luma - luma.mean()
@@ -235,7 +235,7 @@ def checkerboard_energy(image: np.ndarray) -> float:
     Those are the multiples of 1/4 cycle per pixel on each axis; the image is cropped to a
     multiple of 4 so they fall exactly on FFT bins. Natural images put well under 1% there.
     """
-    from data.images import rgb_to_y
+    from data.matlab_functions import rgb_to_y
 
     luma = rgb_to_y(image) if image.ndim == 3 else np.asarray(image, np.float64)
     luma = modcrop(luma, 4)

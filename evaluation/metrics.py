@@ -13,7 +13,7 @@ import math
 import numpy as np
 from skimage.metrics import structural_similarity
 
-from data.images import rgb_to_y
+from data.matlab_functions import rgb_to_y
 
 DATA_RANGE = 255.0
 

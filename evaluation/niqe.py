@@ -42,7 +42,7 @@ import numpy as np
 from scipy.ndimage import convolve
 from scipy.special import gamma
 
-from data.images import imresize, rgb_to_y
+from data.matlab_functions import imresize, rgb_to_y
 from evaluation.metrics import shave
 
 PARAMS_FILE = Path(__file__).with_name("niqe_pris_params.npz")

@@ -30,8 +30,8 @@ import numpy as np
 from evaluation.metrics import shave
 
 LPIPS_NET = "alex"
-# The smallest side AlexNet's five layers take (models.lpips.min_image_size("alex")), known here
-# so that checking an image needs no Keras.
+# The smallest side AlexNet's five layers take (models.lpips_nets.min_image_size("alex")), known
+# here so that checking an image needs no Keras.
 LPIPS_MIN_SIDE = 31
 NIQE_BLOCK = 96
 LABELS = {"lpips": "LPIPS", "niqe": "NIQE"}
@@ -48,7 +48,8 @@ def require_lpips_weights(hint: str | None = None):
     ``hint`` says what else the user can do (evaluate.py: ``--perceptual none``). Nothing is
     downloaded: a tool that silently runs pip for minutes is worse than one clear line.
     """
-    from models.lpips import MissingLPIPSWeights, find_lpips_weights
+    from models.lpips_files import MissingLPIPSWeights
+    from models.lpips_weights import find_lpips_weights
     from runtime.errors import UserError
 
     try:

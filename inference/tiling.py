@@ -90,8 +90,8 @@ def upscale(image, generator, *, tile=None, tile_pad=DEFAULT_TILE_PAD, scale=4, 
     BT.601 luma: the Y channel the SR papers score on, and what any viewer's RGB-to-grey
     conversion gives, so a faint colour cast the network invents does not move the brightness.
     Alpha is not a picture the network was trained on: it is resized with bicubic
-    (``data.images.imresize``) and kept. 16-bit images go through float without a detour via
-    8 bits, so their extra precision reaches the network and its output.
+    (``data.matlab_functions.imresize``) and kept. 16-bit images go through float without a
+    detour via 8 bits, so their extra precision reaches the network and its output.
 
     ``tile``: None chooses from the image size (``auto_tile``), 0 never tiles, N cuts tiles
     of at most N LR pixels (the memory-hungry upsampling tail's; the body's windows are larger,
@@ -103,7 +103,7 @@ def upscale(image, generator, *, tile=None, tile_pad=DEFAULT_TILE_PAD, scale=4, 
     measured equal to the bit, like float32's. ``progress`` shows a bar over the tiles when
     there are several.
     """
-    from data.images import imresize
+    from data.matlab_functions import imresize
 
     pixels = _check_image(image)
     if tile_pad < 0:

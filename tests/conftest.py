@@ -1,9 +1,14 @@
-"""Fixtures shared by the test modules: where ../shared is, and what it holds.
+"""Fixtures shared by the test modules: where ../shared is, and what it holds; a loopback HTTP
+server for the download tests (test_http_download.py and test_download.py both fetch from it);
+the AlexNet LPIPS weights and an empty LPIPS cache, which the test_lpips*.py modules share.
 
 Tests that need the real data or the VGG19 weights skip only when ../shared is absent; CI has it.
 """
 
 import os
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 # Before anything imports TensorFlow (see models/__init__.py for why).
@@ -11,6 +16,9 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest
+
+# The LPIPS tests' shared helpers assert too: rewritten, their failures explain themselves.
+pytest.register_assert_rewrite("lpips_support")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,6 +50,22 @@ def vgg_weights():
     if not path.is_file():
         pytest.skip(f"{path} is absent")
     return path
+
+
+@pytest.fixture(scope="session")
+def alex_weights():
+    from lpips_support import _weights
+
+    return _weights("alex")
+
+
+@pytest.fixture
+def empty_cache(tmp_path, monkeypatch):
+    from models.lpips_weights import WEIGHTS_ENV
+
+    monkeypatch.delenv(WEIGHTS_ENV, raising=False)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
+    return tmp_path / "keras_home" / "models" / "lpips"
 
 
 @pytest.fixture(scope="module")
@@ -77,3 +101,73 @@ def photo_folder(tmp_path_factory):
             left, top = 40 * index % 120, 30
             image.crop((left, top, left + 96, top + 80)).save(folder / f"photo{index}.png")
     return folder
+
+
+# --- a loopback server ---------------------------------------------------------------------
+
+
+class _State:
+    def __init__(self):
+        self.files: dict[str, bytes] = {}
+        self.requests: list[dict] = []
+        self.ignore_range = False
+        self.cuts: list[int] = []  # per request: close the connection after this many bytes
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        state = self.server.state
+        state.requests.append({"path": self.path, "range": self.headers.get("Range")})
+        body = state.files.get(self.path)
+        if body is None:
+            self.send_error(404)
+            return
+        start, status = 0, 200
+        wanted = self.headers.get("Range")
+        if wanted and not state.ignore_range:
+            start = int(re.fullmatch(r"bytes=(\d+)-", wanted).group(1))
+            if start >= len(body):
+                self.send_response(416)
+                self.send_header("Content-Range", f"bytes */{len(body)}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            status = 206
+        chunk = body[start:]
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(chunk)))
+        self.send_header("Accept-Ranges", "bytes")
+        if status == 206:
+            self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+        self.end_headers()
+        if state.cuts:
+            # Promise the whole length, send part of it, hang up: a dropped connection.
+            self.wfile.write(chunk[: state.cuts.pop(0)])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        self.wfile.write(chunk)
+
+
+@pytest.fixture(scope="module")
+def _running_server():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server.daemon_threads = True
+    server.state = _State()
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def server(_running_server):
+    _running_server.state = _State()
+    _running_server.url = f"http://127.0.0.1:{_running_server.server_address[1]}"
+    return _running_server

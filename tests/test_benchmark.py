@@ -11,7 +11,8 @@ import pytest
 from PIL import Image
 
 import evaluation.benchmark
-from data.images import bicubic_downscale, bicubic_upscale, modcrop, read_rgb, write_image
+from data.images import read_rgb, write_image
+from data.matlab_functions import bicubic_downscale, bicubic_upscale, modcrop
 from evaluation.benchmark import (
     available_datasets,
     bicubic_method,
@@ -159,7 +160,8 @@ def test_a_model_row_follows_bicubic_and_grey_stays_grey(untrained_generator, tm
 
 @pytest.fixture(scope="module")
 def lpips_weights():
-    from models.lpips import MissingLPIPSWeights, find_lpips_weights
+    from models.lpips_files import MissingLPIPSWeights
+    from models.lpips_weights import find_lpips_weights
 
     try:
         return str(find_lpips_weights("alex", download=False))

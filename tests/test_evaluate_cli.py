@@ -51,7 +51,7 @@ def test_the_bicubic_baseline_is_printed_with_the_papers_figures(shared_datasets
 
 
 def test_lpips_and_niqe_are_printed_beside_psnr(shared_datasets, capsys):
-    from data.images import bicubic_upscale, modcrop
+    from data.matlab_functions import bicubic_upscale, modcrop
     from evaluation.niqe import niqe
     from evaluation.perceptual import lpips_score
 
@@ -305,9 +305,9 @@ def test_an_undecodable_image_is_one_line(tmp_path, capsys):
 def test_missing_lpips_weights_are_one_line_naming_the_fetch_and_the_way_out(
     tmp_path, photo_folder, capsys, monkeypatch
 ):
-    from models import lpips
+    from models.lpips_weights import WEIGHTS_ENV
 
-    monkeypatch.delenv(lpips.WEIGHTS_ENV, raising=False)
+    monkeypatch.delenv(WEIGHTS_ENV, raising=False)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty"))
     code, err = run_cli(["--datasets", str(photo_folder), "--no-progress"], capsys)
     assert code == 2

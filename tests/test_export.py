@@ -1,4 +1,9 @@
-"""inference/export.py and export.py: each format, run by its own runtime, against Keras."""
+"""inference/export.py and export.py: each format, run by its own runtime, against Keras.
+
+These run the whole export once per module (``exported``), so the steps it is made of
+(``inference.export_convert``, ``export_runtimes``, ``export_checks``, ``export_sidecar``) are
+tested here through the files it writes.
+"""
 
 import hashlib
 import json
@@ -14,6 +19,7 @@ from PIL import Image
 from data.pairs import lr_to_model
 from evaluation.metrics import psnr
 from inference import export
+from inference.export_convert import FORMATS, QUANTIZATIONS
 from models.generator import build_generator
 from runtime.errors import UserError
 
@@ -48,7 +54,7 @@ def weights(generator, tmp_path_factory):
 def exported(weights, tmp_path_factory):
     """Every format and both quantized TFLite variants, once for the module."""
     folder = tmp_path_factory.mktemp("exported")
-    results = export.export_generator(weights, folder, quantize=export.QUANTIZATIONS)
+    results = export.export_generator(weights, folder, quantize=QUANTIZATIONS)
     return folder, {(item.format, item.precision): item for item in results}
 
 
@@ -105,7 +111,7 @@ def run_onnx(path, pixels):
 RUNTIMES = {"savedmodel": run_savedmodel, "tflite": run_tflite, "onnx": run_onnx}
 
 
-@pytest.mark.parametrize("fmt", export.FORMATS)
+@pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_float32_export_matches_keras(exported, generator, fmt, size):
     _, items = exported
@@ -273,13 +279,6 @@ def test_parse_size():
     for text in ("256", "0x4", "ax4", "-1x3"):
         with pytest.raises(ValueError, match="HEIGHTxWIDTH"):
             export.parse_size(text)
-
-
-def test_to_uint8_rounds_clips_and_greys():
-    levels = np.array([[[-3.0, 0.5, 1.5], [254.6, 255.4, 300.0]]], np.float32)
-    np.testing.assert_array_equal(export.to_uint8(levels), [[[0, 0, 2], [255, 255, 255]]])
-    grey = export.to_uint8(np.full((1, 1, 3), 100.4, np.float32), grey=True)
-    assert grey.shape == (1, 1) and grey[0, 0] == 100
 
 
 def cli(*argv):

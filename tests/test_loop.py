@@ -253,9 +253,9 @@ def test_pretraining_validates_without_lpips(straight_pretrain):
 def test_a_gan_run_without_lpips_weights_stops_before_it_starts(
     photo_folder, tmp_path, monkeypatch
 ):
-    from models import lpips
+    from models.lpips_weights import WEIGHTS_ENV
 
-    monkeypatch.delenv(lpips.WEIGHTS_ENV, raising=False)
+    monkeypatch.delenv(WEIGHTS_ENV, raising=False)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty_keras_home"))
     with pytest.raises(UserError) as error:
         train(tiny_config(photo_folder, tmp_path), run_dir=tmp_path / "run", progress=False)

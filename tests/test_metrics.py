@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from scipy.signal import convolve2d
 
-from data.images import bicubic_upscale, decode_image, list_images, modcrop, read_rgb, rgb_to_y
+from data.images import decode_image, list_images, read_rgb
+from data.matlab_functions import bicubic_upscale, modcrop, rgb_to_y
 from evaluation.metrics import psnr, shave, ssim
 
 RNG = np.random.default_rng(0)

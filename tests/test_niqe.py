@@ -6,7 +6,8 @@ import pytest
 from scipy.ndimage import gaussian_filter
 from skimage import data
 
-from data.images import imresize, read_rgb, rgb_to_y
+from data.images import read_rgb
+from data.matlab_functions import imresize, rgb_to_y
 from evaluation import niqe as niqe_module
 from evaluation.niqe import PARAMS_FILE, PARAMS_SHA256, load_pristine_model, niqe
 

@@ -21,7 +21,8 @@ from runtime.errors import UserError
 
 @pytest.fixture(scope="module")
 def weights():
-    from models.lpips import MissingLPIPSWeights, find_lpips_weights
+    from models.lpips_files import MissingLPIPSWeights
+    from models.lpips_weights import find_lpips_weights
 
     try:
         return str(find_lpips_weights("alex", download=False))
@@ -34,14 +35,15 @@ def pair():
     """A real photo and a blurred copy of it (bicubic down and up), 120x104."""
     import skimage
 
-    from data.images import bicubic_downscale, bicubic_upscale
+    from data.matlab_functions import bicubic_downscale, bicubic_upscale
 
     hr = np.ascontiguousarray(skimage.data.astronaut()[80:200, 140:244])
     return hr, bicubic_upscale(bicubic_downscale(hr, 4), 4)
 
 
 def test_lpips_is_the_models_distance_on_the_shaved_images(weights, pair):
-    from models.lpips import lpips_distance, min_image_size
+    from models.lpips import lpips_distance
+    from models.lpips_nets import min_image_size
 
     hr, sr = pair
     expected = lpips_distance(shave(hr, 4), shave(sr, 4), weights=weights)
@@ -55,7 +57,7 @@ def test_lpips_is_the_models_distance_on_the_shaved_images(weights, pair):
 
 
 def test_a_grey_image_is_replicated_to_rgb(weights, pair):
-    from data.images import rgb_to_y
+    from data.matlab_functions import rgb_to_y
 
     hr, sr = (np.rint(rgb_to_y(image)).astype(np.uint8) for image in pair)
     assert hr.ndim == 2 and as_rgb(hr).shape == (*hr.shape, 3)
@@ -96,9 +98,9 @@ def test_perceptual_scores_what_it_is_asked_for(weights, pair):
 
 
 def test_missing_weights_are_one_line_that_says_what_to_do(tmp_path, monkeypatch):
-    from models import lpips
+    from models.lpips_weights import WEIGHTS_ENV
 
-    monkeypatch.delenv(lpips.WEIGHTS_ENV, raising=False)
+    monkeypatch.delenv(WEIGHTS_ENV, raising=False)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     with pytest.raises(UserError) as error:
         require_lpips_weights("or pass --perceptual none")

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from data.images import decode_image, imresize
+from data.images import decode_image
+from data.matlab_functions import imresize
 from inference import tiling
 from inference.split import split_generator
 from models.generator import build_generator

@@ -18,9 +18,11 @@ def test_predict_returns_numpy_results_for_any_batch():
 
 
 def test_validation_adds_lpips_when_given_the_weights(photo_folder):
-    from data.images import bicubic_downscale, read_rgb
+    from data.images import read_rgb
+    from data.matlab_functions import bicubic_downscale
     from evaluation.perceptual import lpips_score
-    from models.lpips import MissingLPIPSWeights, find_lpips_weights
+    from models.lpips_files import MissingLPIPSWeights
+    from models.lpips_weights import find_lpips_weights
     from training.validation import validate
 
     try:

@@ -13,6 +13,11 @@ stays frozen, BatchNorm statistics included, in the generator's.
 Ctrl-C and SIGTERM are stop requests (``runtime.stop``), checked between steps: the current step
 finishes, a checkpoint is written (without validation, so stopping takes seconds) unless one
 was just written, and ``Interrupted`` names it.
+
+The module stays whole at a little over 400 lines: it is one job, a run from config to
+checkpoints. The ``Trainer``'s methods share one run's state (networks, optimisers, data, logs,
+step) and the two stages differ only in the step function each calls; the parts that stand
+alone already have their own modules (checkpoints, logs, validation, schedules, networks).
 """
 
 import dataclasses
@@ -25,8 +30,8 @@ import keras
 import numpy as np
 
 from data.catalog import data_dir as resolve_data_dir
-from data.catalog import resolve_training_set
 from data.pairs import PairSource, Prefetcher, validation_pairs
+from data.resolve import resolve_training_set
 from evaluation.perceptual import require_lpips_weights
 from models.gan import discriminator_trainable
 from models.precision import PRECISIONS, choose_precision, float32_copy
