@@ -21,6 +21,10 @@ between identical runs, CPU time much less.
 Weights are random: speed and memory do not depend on them. ``--pad-sweep`` measures how far
 the random generator's influence reaches; ``inference.tiling.DEFAULT_TILE_PAD`` says why the
 default is the exact receptive field rather than that.
+
+The script stays one file at a little over 400 lines: its modes share one measurement (a fresh
+process per case, its peak RSS and its warm rate), and a benchmark is easiest to rerun and to
+read when everything it prints comes from the file one runs.
 """
 
 import argparse

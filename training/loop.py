@@ -1,9 +1,9 @@
 """The two training stages, and the Trainer that runs one from its config to its checkpoints.
 
 - ``pretrain``: SRResNet, the generator alone with a pixel MSE (the paper's first stage).
-- ``gan``: alternating ``train_on_batch`` calls: the discriminator on real HR (label 1, with
-  optional noise) and on G(LR) (label 0), then the combined model (content + 1e-3 adversarial)
-  with the discriminator frozen.
+- ``gan``: alternating ``train_on_batch`` calls: the discriminator on one batch holding real
+  HR (label 1, with optional noise) and G(LR) (label 0), then the combined model (content +
+  1e-3 adversarial) with the discriminator frozen.
 
 Keras 3 fixes a model's trainable variables when its train function is traced, so the
 discriminator's flag is set before each call (``models.gan.discriminator_trainable``); the
