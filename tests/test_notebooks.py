@@ -13,6 +13,10 @@ import pytest
 from nbclient import NotebookClient
 from PIL import Image
 
+from evaluation.perceptual import require_lpips_weights
+from inference.weights import DEFAULT_WEIGHTS
+from runtime.errors import UserError
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO_ROOT / "notebooks"
 SHARED_DATASETS = Path(os.environ.get("SRGAN_SHARED_DIR", REPO_ROOT.parent / "shared")) / "datasets"
@@ -49,6 +53,24 @@ def outputs(notebook, kind):
     return found
 
 
+def printed(notebook):
+    """Everything the cells printed (stdout and stderr), in cell order."""
+    return "".join(
+        output.get("text", "")
+        for cell in notebook.cells
+        for output in cell.get("outputs", [])
+        if output.get("output_type") == "stream"
+    )
+
+
+def lpips_weights_found():
+    try:
+        require_lpips_weights()
+    except UserError:
+        return False
+    return True
+
+
 def read_rows(path):
     with open(path, newline="") as handle:
         return list(csv.DictReader(handle))
@@ -72,6 +94,7 @@ def test_pixelshuffle_vs_upsampling_runs_quickly_and_compares_both(tmp_path):
 def test_results_runs_on_its_own_with_both_tables(tmp_path):
     notebook = execute("results.ipynb", tmp_path)
     tables = "\n".join(outputs(notebook, "text/markdown"))
+    assert "- `srresnet_x4`: [model card](../weights/srresnet_x4.md)" in tables
     assert "| Pixel Shuffle | sample |" in tables and "| UpSampling2D | sample |" in tables
     assert "| SRGAN (Ledig et al.) | 29.40 / 0.8472 | 26.02 / 0.7397 | 25.16 / 0.6688 |" in tables
     assert len(read_rows(tmp_path / "report.csv")) == 6  # 2 runs x 3 epochs
@@ -83,3 +106,20 @@ def test_results_runs_on_its_own_with_both_tables(tmp_path):
     bicubic = {row["dataset"]: row for row in rows if row["method"] == "Bicubic"}
     assert float(bicubic["Set5"]["psnr_y"]) == pytest.approx(28.43, abs=0.005)
     assert "| Bicubic | 28.43 / 0.81" in tables
+    # The shipped models, on Set5 alone in quick mode, beside bicubic and the paper's rows.
+    assert "| srresnet_x4 | " in tables
+    shipped = {(row["method"], row["dataset"]): row for row in read_rows(tmp_path / "shipped.csv")}
+    names = ["Bicubic"] + [path.stem for path in DEFAULT_WEIGHTS.values() if path.is_file()]
+    assert "srresnet_x4" in names and set(shipped) == {(name, "Set5") for name in names}
+    bicubic, srresnet = shipped["Bicubic", "Set5"], shipped["srresnet_x4", "Set5"]
+    assert float(bicubic["psnr_y"]) == pytest.approx(28.43, abs=0.005)
+    assert float(srresnet["psnr_y"]) > float(bicubic["psnr_y"])
+    plot = tmp_path / "perception_distortion.png"
+    if not lpips_weights_found():
+        assert "python -m models.lpips fetch" in printed(notebook)
+        assert "lpips" not in srresnet and not plot.exists()
+        return
+    assert "| Set5 LPIPS |" in tables
+    assert all(0 < float(row["lpips"]) < 1 for row in shipped.values())
+    assert float(srresnet["lpips"]) < float(bicubic["lpips"])
+    assert Image.open(plot).size[0] > 300
