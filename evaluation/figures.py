@@ -139,6 +139,40 @@ def perception_distortion_points(evaluation: Evaluation) -> dict[str, list[tuple
     return points
 
 
+# Where a point's label may go, in points from the point: right above, right below, left
+# above, left below (with the horizontal alignment that keeps the text off the point).
+LABEL_PLACES = (((4, 3), "left"), ((4, -9), "left"), ((-4, 3), "right"), ((-4, -9), "right"))
+
+
+def label_placements(xs, ys) -> list[tuple[tuple[int, int], str]]:
+    """One of ``LABEL_PLACES`` per point, chosen so close points' labels do not overlap.
+
+    Checkpoints of one run sit close together on the plane, and labels all put on the same
+    side of their points print over each other. Greedy, in the order given: each label goes
+    where its anchor is farthest from the anchors already placed (distances in units of the
+    data's range, a label's offset counted as 4% of it), which separates neighbours.
+    """
+    if not xs:
+        return []
+    span_x = (max(xs) - min(xs)) or 1.0
+    span_y = (max(ys) - min(ys)) or 1.0
+    placed, choices = [], []
+    for x, y in zip(xs, ys, strict=True):
+        best, best_distance = LABEL_PLACES[0], -1.0
+        for place in LABEL_PLACES:
+            (dx, dy), _ = place
+            anchor = (x / span_x + 0.01 * dx, y / span_y + 0.01 * dy)
+            distance = min(
+                (np.hypot(anchor[0] - ax, anchor[1] - ay) for ax, ay in placed), default=np.inf
+            )
+            if distance > best_distance + 1e-9:
+                best, best_distance = place, distance
+        (dx, dy), _ = best
+        placed.append((x / span_x + 0.01 * dx, y / span_y + 0.01 * dy))
+        choices.append(best)
+    return choices
+
+
 def perception_distortion_figure(evaluation: Evaluation, path=None):
     """PSNR-Y (distortion, x) against LPIPS (perception, y), one panel per dataset, a labelled
     point per method or checkpoint: Blau & Michaeli's plane (CVPR 2018) with LPIPS as the
@@ -154,9 +188,16 @@ def perception_distortion_figure(evaluation: Evaluation, path=None):
         xs = [psnr_y for _, psnr_y, _ in found]
         ys = [lpips for _, _, lpips in found]
         axis.scatter(xs, ys, s=24, zorder=3)
-        for method, psnr_y, lpips in found:
+        for (method, psnr_y, lpips), (offset, align) in zip(
+            found, label_placements(xs, ys), strict=True
+        ):
             axis.annotate(
-                method, (psnr_y, lpips), xytext=(4, 3), textcoords="offset points", fontsize=7
+                method,
+                (psnr_y, lpips),
+                xytext=offset,
+                textcoords="offset points",
+                fontsize=7,
+                ha=align,
             )
         axis.set_title(f"{dataset} (x{SCALE})")
         axis.set_xlabel("PSNR-Y (dB), higher is better")

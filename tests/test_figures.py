@@ -8,9 +8,11 @@ from PIL import Image
 from data.images import read_rgb
 from evaluation.benchmark import Dataset, Evaluation, FigureData
 from evaluation.figures import (
+    LABEL_PLACES,
     checkerboard_energy,
     choose_crop,
     comparison_figure,
+    label_placements,
     perception_distortion_figure,
     perception_distortion_points,
     spectrum,
@@ -77,3 +79,13 @@ def test_each_crop_of_the_comparison_says_its_psnr_and_lpips():
         "PSNR-Y 30.00 dB\nSSIM-Y 0.8765",
         "reference",
     ]
+
+
+def test_close_points_get_labels_on_different_sides():
+    # Three checkpoints almost on top of each other, and one far away.
+    xs, ys = [27.00, 27.01, 27.02, 30.9], [0.160, 0.161, 0.159, 0.19]
+    places = label_placements(xs, ys)
+    assert len(places) == 4 and all(place in LABEL_PLACES for place in places)
+    assert len(set(places[:3])) == 3  # the cluster's labels go three different ways
+    assert places[3] == LABEL_PLACES[0]  # nothing near: the usual place, right above
+    assert label_placements([], []) == []
