@@ -24,6 +24,7 @@ import dataclasses
 import math
 import shutil
 import time
+import warnings
 from pathlib import Path
 
 import keras
@@ -241,7 +242,11 @@ class Trainer:
             # With --ema, generator.keras holds the averages; training goes on from the raw
             # weights beside them.
             raw = latest / f"{name}_raw.keras"
-            model.load_weights(raw if raw.exists() else latest / f"{name}.keras")
+            with warnings.catch_warnings():
+                # The files hold no optimiser (its state is in optimizers.npz, loaded below);
+                # Keras warns that it skips the one the compiled model has.
+                warnings.filterwarnings("ignore", "Skipping variable loading for optimizer")
+                model.load_weights(raw if raw.exists() else latest / f"{name}.keras")
         for name, (optimizer, variables) in self.networks.optimizers().items():
             checkpoints.restore_optimizer(optimizer, variables, optimizer_arrays[name])
         self.step = int(state["step"])
