@@ -158,18 +158,14 @@ def label_placements(xs, ys) -> list[tuple[tuple[int, int], str]]:
     span_y = (max(ys) - min(ys)) or 1.0
     placed, choices = [], []
     for x, y in zip(xs, ys, strict=True):
-        best, best_distance = LABEL_PLACES[0], -1.0
-        for place in LABEL_PLACES:
-            (dx, dy), _ = place
-            anchor = (x / span_x + 0.01 * dx, y / span_y + 0.01 * dy)
-            distance = min(
-                (np.hypot(anchor[0] - ax, anchor[1] - ay) for ax, ay in placed), default=np.inf
-            )
-            if distance > best_distance + 1e-9:
-                best, best_distance = place, distance
-        (dx, dy), _ = best
-        placed.append((x / span_x + 0.01 * dx, y / span_y + 0.01 * dy))
-        choices.append(best)
+        anchors = [(x / span_x + 0.01 * dx, y / span_y + 0.01 * dy) for (dx, dy), _ in LABEL_PLACES]
+        room = [
+            min((np.hypot(ax - px, ay - py) for px, py in placed), default=np.inf)
+            for ax, ay in anchors
+        ]
+        best = int(np.argmax(room))  # the first of equals: the usual place when nothing is near
+        placed.append(anchors[best])
+        choices.append(LABEL_PLACES[best])
     return choices
 
 

@@ -19,11 +19,9 @@ writes one file; several ``--alpha`` values with ``--output-dir`` write a sweep 
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
+from runtime import atomic
 from runtime.errors import UserError
 
 
@@ -66,22 +64,11 @@ def interpolate_generators(psnr_model, gan_model, alpha):
 
 
 def save_generator(model, path):
-    """Save ``model`` to ``path`` (.keras) atomically: a crash leaves the old file or the new.
-
-    Keras only writes names ending in ``.keras``, so the file is written in a temporary folder
-    beside ``path`` and renamed over it.
-    """
+    """Save ``model`` to ``path`` atomically: a crash leaves the old file or the new."""
     path = Path(path)
     if path.suffix != ".keras":
         raise UserError(f"{path}: the output must be a .keras file")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    folder = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    try:
-        model.save(folder / path.name)
-        os.replace(folder / path.name, path)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-    return path
+    return atomic.save_model(model, path)
 
 
 def sweep_name(alpha):

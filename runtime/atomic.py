@@ -9,6 +9,8 @@ either the old file or the new one, never a truncated mix.
 import contextlib
 import os
 import secrets
+import shutil
+import tempfile
 from pathlib import Path
 
 
@@ -45,3 +47,20 @@ def write_bytes(path, data):
 
 def write_text(path, text):
     return write_bytes(path, text.encode())
+
+
+def save_model(model, path):
+    """``model.save(path)`` atomically, for a Keras model and a ``.keras`` path.
+
+    Keras writes only names that end in ``.keras``, so a hidden temporary name will not do:
+    the file is saved under its own name in a temporary folder beside ``path``, then renamed.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        model.save(folder / path.name)
+        os.replace(folder / path.name, path)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return path

@@ -24,3 +24,14 @@ def test_a_failed_write_keeps_the_old_file(tmp_path):
 def test_missing_folder_raises_oserror(tmp_path):
     with pytest.raises(OSError):
         atomic.write_text(tmp_path / "no" / "such.txt", "x")
+
+
+def test_save_model_replaces_a_keras_file_and_leaves_no_temporary(tmp_path):
+    import keras
+
+    path = tmp_path / "models" / "m.keras"
+    for units in (2, 3):
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(units)])
+        assert atomic.save_model(model, path) == path
+    assert [entry.name for entry in path.parent.iterdir()] == ["m.keras"]
+    assert keras.models.load_model(path).output_shape == (None, 3)
