@@ -276,4 +276,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from runtime.cli import call_with_closed_stdout_tolerated
+
+    sys.exit(call_with_closed_stdout_tolerated(main))

@@ -72,13 +72,35 @@ def run(main, argv=None, *, needs_keras=True, one_op_at_a_time=False):
         with stop.watching():
             if needs_keras:
                 import_keras_quietly()
-            return main(argv) or 0
+            return call_with_closed_stdout_tolerated(main, argv)
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return stop.EXIT_CODE
+
+
+SIGPIPE_EXIT_CODE = 141  # 128 + SIGPIPE, what a shell reports for a reader that went away
+
+
+def call_with_closed_stdout_tolerated(main, argv=None):
+    """``main(argv) or 0``; exit 141 quietly when stdout's reader went away (``tool | head``).
+
+    Python turns the closed pipe into a BrokenPipeError traceback from whichever ``print`` (or
+    the flush at exit) comes first, which reads like a crash of the tool. stdout is flushed
+    here, so the error surfaces inside, then pointed at /dev/null, so the interpreter's own
+    flush at exit cannot raise it again (the recipe of Python's ``signal`` documentation).
+    """
+    try:
+        code = main(argv) or 0
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return SIGPIPE_EXIT_CODE
 
 
 def exit_with(code):

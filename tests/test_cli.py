@@ -85,3 +85,28 @@ def test_after_a_stop_the_process_ends_without_teardown_but_with_its_output(code
     assert result.stdout == "checkpoint saved"
     assert result.stderr.startswith("stopped; resume with ...")
     assert ("teardown ran" in result.stderr) == teardown
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["-m", "data.download", "--list"],
+        [
+            "-c",
+            "from runtime import cli; cli.exit_with(cli.run(lambda a: print('x' * 9), [], "
+            "needs_keras=False))",
+        ],
+    ],
+)
+def test_a_reader_that_goes_away_ends_the_tool_quietly(command):
+    """`tool | head`: the pipe closes before the tool writes; no traceback, exit 141."""
+    process = subprocess.Popen(
+        [sys.executable, *command],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    process.stdout.close()  # long before the interpreter has started and printed
+    _, stderr = process.communicate(timeout=120)
+    assert "Traceback" not in stderr.decode(), stderr.decode()
+    assert process.returncode == 141
