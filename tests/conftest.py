@@ -103,6 +103,38 @@ def photo_folder(tmp_path_factory):
     return folder
 
 
+@pytest.fixture(scope="session")
+def runs(photo_folder, tmp_path_factory):
+    """One tiny SRResNet run per upsampler: 2 epochs of 2 steps, a checkpoint and validation
+    each. The pretraining stage: what is read from a run is the same for both stages."""
+    from training.config import resolve_config
+    from training.loop import train
+
+    root = tmp_path_factory.mktemp("runs")
+    made = {}
+    for upsample in ("pixelshuffle", "upsampling"):
+        config = resolve_config(
+            "paper",
+            "pretrain",
+            {
+                "dataset": str(photo_folder),
+                "data_dir": str(root / "data"),
+                "upsample": upsample,
+                "blocks": 1,
+                "hr_size": 32,
+                "batch_size": 2,
+                "epochs": 2,
+                "steps_per_epoch": 2,
+                "content_loss": "mse",
+                "validation_images": 2,
+                "validation_crop": 48,
+                "checkpoint_every": 1,
+            },
+        )
+        made[upsample] = train(config, run_dir=root / upsample, progress=False).run_dir
+    return made
+
+
 # --- a loopback server ---------------------------------------------------------------------
 
 

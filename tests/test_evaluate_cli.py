@@ -15,8 +15,6 @@ from PIL import Image
 import evaluate
 from data.images import write_image
 from runtime import cli
-from training.config import resolve_config
-from training.loop import train
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -115,35 +113,6 @@ def test_the_command_line_runs_end_to_end(shared_datasets, tmp_path):
     assert document["paper"]["results"]["SRGAN (Ledig et al.)"]["Set5"]["psnr_y"] == 29.40
     assert 0.2 < document["summary"][0]["lpips"] < 0.5  # LPIPS is on by default
     assert all("lpips" in row for row in document["per_image"])
-
-
-@pytest.fixture(scope="module")
-def runs(photo_folder, tmp_path_factory):
-    """One tiny SRResNet run per upsampler: 2 epochs of 2 steps, a checkpoint and validation
-    each. The pretraining stage: what is read from a run is the same for both stages."""
-    root = tmp_path_factory.mktemp("runs")
-    made = {}
-    for upsample in ("pixelshuffle", "upsampling"):
-        config = resolve_config(
-            "paper",
-            "pretrain",
-            {
-                "dataset": str(photo_folder),
-                "data_dir": str(root / "data"),
-                "upsample": upsample,
-                "blocks": 1,
-                "hr_size": 32,
-                "batch_size": 2,
-                "epochs": 2,
-                "steps_per_epoch": 2,
-                "content_loss": "mse",
-                "validation_images": 2,
-                "validation_crop": 48,
-                "checkpoint_every": 1,
-            },
-        )
-        made[upsample] = train(config, run_dir=root / upsample, progress=False).run_dir
-    return made
 
 
 def test_the_report_table_lists_both_methods_and_their_epochs(runs, tmp_path, capsys):
