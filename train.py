@@ -42,7 +42,8 @@ def build_parser():
         "--preset",
         default="report",
         choices=sorted(PRESETS),
-        help="report: whole images at 224/56, batch 10; paper: 96x96 crops, batch 16",
+        help="report: whole images at 224/56, batch 10; paper: 96x96 crops, batch 16; "
+        "cpu-budget: the paper's networks and crops, cosine schedule for ~5,000 steps",
     )
     arg(
         "--stage",

@@ -25,6 +25,18 @@ def test_paper_preset_and_its_stages():
     assert gan.epochs * gan.steps_per_epoch == 200_000
 
 
+def test_cpu_budget_preset_keeps_the_papers_networks_and_fits_the_schedule_to_a_session():
+    paper, budget = resolve_config("paper"), resolve_config("cpu-budget")
+    same = ("pairs", "hr_size", "batch_size", "augment", "blocks", "upsample", "pixel_loss")
+    assert [getattr(budget, name) for name in same] == [getattr(paper, name) for name in same]
+    assert (budget.stage, budget.schedule, budget.learning_rate) == ("pretrain", "cosine", 5e-4)
+    assert (budget.warmup_steps, budget.min_learning_rate, budget.ema) == (100, 1e-6, None)
+    assert budget.epochs * budget.steps_per_epoch == 5_000
+    gan = resolve_config("cpu-budget", "gan")
+    assert (gan.learning_rate, gan.ema, gan.content_loss) == (1e-4, 0.999, "vgg54")
+    assert gan.epochs * gan.steps_per_epoch == 5_000
+
+
 def test_every_field_can_be_overridden():
     config = resolve_config(
         "paper",
