@@ -74,11 +74,15 @@ def read_scores(run_dir) -> list[dict] | None:
         ]
 
 
+NAMES = ("method", "data", "stage", "run", "checkpoint")
+
+
 def _number(key, value):
-    try:
-        return int(value) if key in ("step", "epoch") else float(value)
-    except ValueError:
-        return value  # names: method, data, stage, run, checkpoint
+    if key in NAMES:
+        return value
+    if key in ("step", "epoch"):
+        return int(value)
+    return float(value) if value != "" else float("nan")  # write_csv leaves NaN empty
 
 
 def main(argv=None):

@@ -22,7 +22,9 @@ NOTEBOOKS = REPO_ROOT / "notebooks"
 SHARED_DATASETS = Path(os.environ.get("SRGAN_SHARED_DIR", REPO_ROOT.parent / "shared")) / "datasets"
 
 
-def execute(name, out):
+def execute(name, out, comparison_runs=None):
+    """Run a notebook in quick mode; ``comparison_runs`` stands for the committed comparison
+    runs (by default a folder without any, so the notebook trains its tiny pair)."""
     notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
     env = {
         **os.environ,
@@ -30,6 +32,7 @@ def execute(name, out):
         "SRGAN_NOTEBOOK_OUT": str(out),
         "SRGAN_DATA_DIR": str(out / "data"),
         "SRGAN_BENCHMARK_DIR": str(SHARED_DATASETS),
+        "SRGAN_COMPARISON_RUNS": str(comparison_runs or out / "no_comparison_runs"),
     }
     # As a user's Jupyter would: each notebook's first cell picks its own oneDNN default.
     env.pop("TF_ENABLE_ONEDNN_OPTS", None)
@@ -89,6 +92,31 @@ def test_pixelshuffle_vs_upsampling_runs_quickly_and_compares_both(tmp_path):
     # The full-size generators the README lists (16 blocks, PReLU).
     assert [int(row["parameters_16_blocks"]) for row in summary] == [1_554_883, 1_333_315]
     assert all(float(row["seconds_per_step"]) > 0 for row in summary)
+
+
+@pytest.mark.skipif(not (SHARED_DATASETS / "Set5").is_dir(), reason="needs ../shared/datasets")
+def test_pixelshuffle_vs_upsampling_reads_exported_runs_and_states_a_verdict(runs, tmp_path):
+    """What the committed notebook does: no training, the exported runs' scores per step, and
+    a conclusion computed from them."""
+    from evaluation.benchmark import resolve_datasets
+    from evaluation.run_export import export_run
+
+    exported = tmp_path / "exported"
+    set5 = resolve_datasets(["Set5"], str(SHARED_DATASETS))
+    for run in runs.values():
+        export_run(run, exported, set5)
+    notebook = execute("pixelshuffle_vs_upsampling.ipynb", tmp_path / "out", exported)
+    text = printed(notebook)
+    assert "pixelshuffle: reading" in text and "upsampling: reading" in text
+    assert "steps, validation PSNR-Y" not in text  # nothing was trained
+    assert not (tmp_path / "out" / "exported").exists()
+    tables = "\n".join(outputs(notebook, "text/markdown"))
+    assert "| Set5 PSNR / SSIM |" in tables  # the method x step table
+    assert "| Pixel Shuffle | " in tables and "| UpSampling2D | " in tables
+    assert "At step 4, pixel shuffle minus UpSampling2D in PSNR-Y:" in tables
+    assert "s/step." in tables
+    summary = read_rows(tmp_path / "out" / "comparison.csv")
+    assert [int(row["steps"]) for row in summary] == [4, 4]
 
 
 def test_results_runs_on_its_own_with_both_tables(tmp_path):

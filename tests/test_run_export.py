@@ -26,6 +26,7 @@ def test_an_exported_run_has_its_curves_generator_and_checkpoint_scores(
     assert [row["checkpoint"] for row in scores] == ["step_0000002", "step_0000004"]
     name = bench[0].name
     assert all(3 < row[f"{name}_psnr_y"] < 60 and 0 < row[f"{name}_ssim_y"] <= 1 for row in scores)
+    assert all(np.isnan(row["lpips"]) for row in scores)  # a pretraining run validates no LPIPS
     # The final generator is the run's: the same output on the same input.
     lr = np.random.default_rng(0).uniform(-1, 1, (1, 8, 8, 3)).astype("float32")
     exported = load_method(target).generator.predict_on_batch(lr)
