@@ -6,6 +6,7 @@ exits 130 after saving what it can. Anything else is a bug and keeps its traceba
 """
 
 import contextlib
+import logging
 import os
 import sys
 
@@ -27,9 +28,23 @@ def import_keras_quietly():
     log messages before absl::InitializeLog()...") straight to fd 2 before TF_CPP_MIN_LOG_LEVEL
     applies, which would bury a tool's one-line error. An import that fails still raises, and
     its traceback is printed after stderr is restored.
+
+    TensorFlow's Python logger is then set to errors only: its warnings here are "N calls
+    triggered tf.function retracing", which every evaluation of several models on images of
+    different sizes provokes by design (one trace per model and shape) and a user cannot act on.
     """
-    if "keras" in sys.modules:
-        return
+    if "keras" not in sys.modules:
+        _import_keras_with_fd2_closed()
+    import keras
+
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        # get_logger() configures the logger on its first call (INFO in Jupyter): after it.
+        tf.get_logger().setLevel(logging.ERROR)
+
+
+def _import_keras_with_fd2_closed():
     sys.stderr.flush()
     saved = os.dup(2)
     devnull = os.open(os.devnull, os.O_WRONLY)

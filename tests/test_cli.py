@@ -110,3 +110,23 @@ def test_a_reader_that_goes_away_ends_the_tool_quietly(command):
     _, stderr = process.communicate(timeout=120)
     assert "Traceback" not in stderr.decode(), stderr.decode()
     assert process.returncode == 141
+
+
+def test_tensorflow_warnings_are_silenced_once_keras_is_imported_quietly():
+    """The retracing warnings of multi-model evaluations (notebooks, --report-checkpoints) are
+    not for users; an error from TensorFlow still shows. ``-i`` is interactive, as in Jupyter,
+    where TensorFlow sets its logger to INFO on stdout the first time it is asked for it."""
+    code = (
+        "from runtime import cli; cli.import_keras_quietly(); import tensorflow as tf; "
+        "tf.get_logger().warning('quiet'); tf.get_logger().error('loud')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-i", "-c", code],
+        cwd=REPO_ROOT,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    said = result.stdout + result.stderr
+    assert "loud" in said and "quiet" not in said

@@ -151,3 +151,53 @@ def test_results_runs_on_its_own_with_both_tables(tmp_path):
     assert all(0 < float(row["lpips"]) < 1 for row in shipped.values())
     assert float(srresnet["lpips"]) < float(bicubic["lpips"])
     assert Image.open(plot).size[0] > 300
+
+
+COMMITTED_RUNS = NOTEBOOKS / "results" / "upsamplers"
+
+
+def committed_runs():
+    from evaluation.runs import latest_runs, read_run
+
+    return {read_run(path).config["upsample"]: path for path in latest_runs(COMMITTED_RUNS)}
+
+
+def test_the_committed_comparison_is_a_fair_5000_step_one_and_the_notebook_shows_its_verdict():
+    """The committed notebook's figures come from these runs: the same recipe for both
+    upsamplers, at least 5,000 steps, and the conclusion printed is the one they give now."""
+    import json
+
+    from evaluation.comparison import verdict
+    from evaluation.run_export import read_scores
+
+    runs = committed_runs()
+    assert set(runs) == {"pixelshuffle", "upsampling"}
+    configs = {name: json.loads((path / "config.json").read_text()) for name, path in runs.items()}
+    differ = {
+        key
+        for key in configs["pixelshuffle"]
+        if configs["pixelshuffle"][key] != configs["upsampling"][key]
+    }
+    assert differ <= {"upsample", "run_dir"}
+    scores = {name: read_scores(path) for name, path in runs.items()}
+    assert all(rows[-1]["step"] >= 5000 for rows in scores.values())
+    notebook = nbformat.read(NOTEBOOKS / "pixelshuffle_vs_upsampling.ipynb", as_version=4)
+    shown = "\n".join(outputs(notebook, "text/markdown"))
+    assert verdict(scores, ["Set5", "Set14"]) in shown
+    assert outputs(notebook, "image/png"), "the notebook is committed with its figures"
+    results = nbformat.read(NOTEBOOKS / "results.ipynb", as_version=4)
+    assert outputs(results, "image/png") and "| srresnet_x4 |" in "\n".join(
+        outputs(results, "text/markdown")
+    )
+
+
+@pytest.mark.skipif(not (SHARED_DATASETS / "Set5").is_dir(), reason="needs ../shared/datasets")
+def test_the_committed_scores_are_what_the_committed_generators_score():
+    from evaluation.benchmark import evaluate, load_method, resolve_datasets
+    from evaluation.run_export import read_scores
+
+    set5 = resolve_datasets(["Set5"], str(SHARED_DATASETS))
+    for name, path in committed_runs().items():
+        final = read_scores(path)[-1]
+        scored = evaluate([load_method(path, name)], set5, progress=False)
+        assert scored.mean(name, "Set5", "psnr_y") == pytest.approx(final["Set5_psnr_y"], abs=0.01)
