@@ -20,6 +20,21 @@ PIXEL_LOSSES = ("mse", "l1")
 PAIR_MODES = ("resize", "crop")
 SCALE = 4
 
+# Ledig et al. 2017: random 96x96 HR crops (24x24 LR), flips and 90-degree rotations, batch
+# 16, PReLU throughout, no label noise; validated on 192x192 centre crops. Shared by the
+# presets that train the paper's networks.
+PAPER_TRAINING = {
+    "stage": "pretrain",
+    "pairs": "crop",
+    "hr_size": 96,
+    "augment": True,
+    "batch_size": 16,
+    "steps_per_epoch": 1000,
+    "upsample_activation": "prelu",
+    "label_noise": 0.0,
+    "validation_crop": 192,
+}
+
 PRESETS = {
     # The student report: whole images resized (bicubic) to 224x224 HR and 56x56 LR, batch 10,
     # one GAN stage, LeakyReLU after the pixel shuffles (its 1,554,755-parameter summary), and
@@ -37,19 +52,11 @@ PRESETS = {
         "checkpoint_every": 5,
         "validation_crop": None,
     },
-    # Ledig et al. 2017: random 96x96 HR crops (24x24 LR), flips and 90-degree rotations, batch
-    # 16, Adam lr 1e-4 beta1 0.9. SRResNet: 10^6 updates; SRGAN: 10^5 at 1e-4 then 10^5 at 1e-5.
+    # Ledig et al. 2017: Adam lr 1e-4 beta1 0.9. SRResNet: 10^6 updates; SRGAN: 10^5 at 1e-4
+    # then 10^5 at 1e-5.
     "paper": {
-        "stage": "pretrain",
-        "pairs": "crop",
-        "hr_size": 96,
-        "augment": True,
-        "batch_size": 16,
-        "steps_per_epoch": 1000,
-        "upsample_activation": "prelu",
-        "label_noise": 0.0,
+        **PAPER_TRAINING,
         "checkpoint_every": 10,
-        "validation_crop": 192,
         "stages": {
             "pretrain": {"epochs": 1000},
             "gan": {"epochs": 200, "schedule": "step", "lr_decay_step": 100_000},
@@ -63,17 +70,9 @@ PRESETS = {
     # GAN stage starts from a trained SRResNet, where an average of recent weights only smooths
     # the adversarial noise (ESRGAN, BasicSR), and keeps the paper's 1e-4 with a gentle cosine.
     "cpu-budget": {
-        "stage": "pretrain",
-        "pairs": "crop",
-        "hr_size": 96,
-        "augment": True,
-        "batch_size": 16,
-        "steps_per_epoch": 1000,
-        "upsample_activation": "prelu",
-        "label_noise": 0.0,
+        **PAPER_TRAINING,
         "checkpoint_every": 1,
         "keep_checkpoints": 20,
-        "validation_crop": 192,
         "schedule": "cosine",
         "min_learning_rate": 1e-6,
         "stages": {
