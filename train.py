@@ -89,6 +89,12 @@ def build_parser():
         "(the raw weights are kept for --resume); none: off",
     )
     arg("--adversarial-weight", type=float)
+    arg(
+        "--consistency-weight",
+        type=float,
+        help="gan stage: add this weight times the MSE of G(LR) and HR average-pooled 4x4, "
+        "which keeps colour and brightness where the LR puts them (default 0: the paper's loss)",
+    )
     arg("--label-noise", type=float, help="real labels drawn from [1 - noise, 1]")
     arg("--init-generator", help="generator .keras file or run directory to start from")
     arg("--vgg-weights", help="path of vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5")

@@ -95,3 +95,12 @@ def test_a_missing_init_generator_is_refused_unless_paths_are_not_checked(tmp_pa
     assert resolve_config("paper", "gan", missing, check_paths=False).init_generator == str(
         tmp_path / "g.keras"
     )
+
+
+def test_the_consistency_weight_is_the_gan_stages_and_not_negative():
+    assert resolve_config("paper", "gan").consistency_weight == 0.0  # the paper's loss
+    assert resolve_config("paper", "gan", {"consistency_weight": 10.0}).consistency_weight == 10
+    with pytest.raises(UserError, match="consistency-weight must be 0 or more"):
+        resolve_config("paper", "gan", {"consistency_weight": -1.0})
+    with pytest.raises(UserError, match="for the gan stage"):
+        resolve_config("paper", "pretrain", {"consistency_weight": 1.0})

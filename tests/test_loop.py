@@ -31,12 +31,14 @@ def changed(before, after):
     return {name for name in before if not np.array_equal(before[name], after[name])}
 
 
-def tiny_networks(feature_extractor=None):
+def tiny_networks(feature_extractor=None, consistency_weight=0.0):
     keras.utils.set_random_seed(0)
     generator = build_generator(blocks=1)
     discriminator = build_discriminator(32)
     compile_discriminator(discriminator)
-    gan = build_gan(generator, discriminator, feature_extractor)
+    gan = build_gan(
+        generator, discriminator, feature_extractor, consistency_weight=consistency_weight
+    )
     return Networks(generator, discriminator, feature_extractor, gan)
 
 
@@ -76,19 +78,32 @@ def assert_d_learns_and_is_frozen_in_g_step(networks):
         g_moved = changed(g_before, g_after)
         assert any("kernel" in name for name in g_moved), "G did not learn"
         assert all(np.isfinite(v) for v in losses.values())
-        assert set(losses) == {
-            "d_real",
-            "d_fake",
-            "d_real_accuracy",
-            "d_fake_accuracy",
-            "g_total",
-            "g_content",
-            "g_adversarial",
-        }
+        consistency = {"g_consistency"} if len(networks.gan.outputs) == 3 else set()
+        assert (
+            set(losses)
+            == {
+                "d_real",
+                "d_fake",
+                "d_real_accuracy",
+                "d_fake_accuracy",
+                "g_total",
+                "g_content",
+                "g_adversarial",
+            }
+            | consistency
+        )
+    return losses
 
 
 def test_discriminator_learns_in_its_step_and_is_frozen_in_the_generators():
     assert_d_learns_and_is_frozen_in_g_step(tiny_networks())
+
+
+def test_same_with_the_consistency_term_whose_weight_enters_the_total():
+    losses = assert_d_learns_and_is_frozen_in_g_step(tiny_networks(consistency_weight=10.0))
+    assert losses["g_consistency"] > 0
+    expected = losses["g_content"] + 1e-3 * losses["g_adversarial"] + 10 * losses["g_consistency"]
+    assert losses["g_total"] == pytest.approx(expected, rel=1e-4)
 
 
 def test_same_with_a_vgg_content_loss(vgg_weights):

@@ -111,6 +111,8 @@ class Config:
     # --ema DECAY: validate and save the generator's exponential moving average (None: off).
     ema: float | None = None
     adversarial_weight: float = 1e-3  # --adversarial-weight
+    # --consistency-weight (GAN stage; 0: the paper's loss): MSE of G(LR) and HR pooled 4x4.
+    consistency_weight: float = 0.0
     label_noise: float = 0.0  # --label-noise: real labels drawn from [1 - noise, 1]
     init_generator: str | None = None  # --init-generator: weights to start the GAN stage from
     vgg_weights: str | None = None  # --vgg-weights
@@ -189,6 +191,10 @@ def validate(config, *, check_paths=True):
         )
     if config.pixel_loss != "mse" and config.stage != "pretrain":
         raise UserError("--pixel-loss is for the pretrain stage; the GAN stage's is --content-loss")
+    if config.consistency_weight < 0:
+        raise UserError(f"--consistency-weight must be 0 or more; got {config.consistency_weight}")
+    if config.consistency_weight and config.stage != "gan":
+        raise UserError("--consistency-weight is for the gan stage (pretraining is pixel MSE)")
     if config.ema is not None and not 0 < config.ema < 1:
         raise UserError(f"--ema must be in (0, 1), e.g. 0.999; got {config.ema}")
     if config.pairs not in PAIR_MODES:

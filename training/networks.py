@@ -118,6 +118,7 @@ def _build_networks(config):
         learning_rate=config.learning_rate,
         beta_1=config.beta_1,
         adversarial_weight=config.adversarial_weight,
+        consistency_weight=config.consistency_weight,
         ema=config.ema,
     )
     return Networks(generator, discriminator, extractor, gan)
