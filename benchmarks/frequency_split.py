@@ -30,11 +30,15 @@ SCALE = 4
 
 
 def pooled(image):
-    """``image`` (uint8, HxW or HxWxC) on [-1, 1], average-pooled SCALE x SCALE."""
-    x = np.asarray(image, np.float64) / 127.5 - 1.0
-    height, width = x.shape[0] // SCALE, x.shape[1] // SCALE
-    x = x[: height * SCALE, : width * SCALE]
-    return x.reshape(height, SCALE, width, SCALE, *x.shape[2:]).mean(axis=(1, 3))
+    """``image`` (uint8, HxW or HxWxC) on [-1, 1], average-pooled SCALE x SCALE as the
+    training's consistency target is (``models.gan.pooled_like_consistency``)."""
+    from models.gan import pooled_like_consistency
+
+    x = np.asarray(image, np.float32) / 127.5 - 1.0
+    x = x if x.ndim == 3 else x[:, :, None]
+    height, width = x.shape[0] // SCALE * SCALE, x.shape[1] // SCALE * SCALE
+    result = pooled_like_consistency(x[None, :height, :width], SCALE)[0]
+    return result if np.ndim(image) == 3 else result[:, :, 0]
 
 
 def pooled_mse(hr, sr):

@@ -124,8 +124,8 @@ def build_gan(
     content = feature_extractor(sr) if feature_extractor is not None else sr
     content = keras.layers.Identity(name="content")(content)
     validity = keras.layers.Identity(name="adversarial")(discriminator(sr))
-    outputs, losses, weights = [content, validity], ["mse", "binary_crossentropy"], [1.0]
-    weights.append(adversarial_weight)
+    outputs, losses = [content, validity], ["mse", "binary_crossentropy"]
+    weights = [1.0, adversarial_weight]
     if consistency_weight > 0:
         pooled = keras.layers.AveragePooling2D(scale, name="consistency")(sr)
         outputs.append(pooled)
