@@ -127,7 +127,8 @@ def build_parser():
     arg(
         "--report-checkpoints",
         action="store_true",
-        help="with --report-table: also score every checkpoint still on disk on --datasets, "
+        help="with --report-table: also score every checkpoint still on disk on --datasets "
+        "(both generators of an --ema run's: the average and the raw weights), "
         f"and name the chosen one (lowest {CHOICE_DATASET} LPIPS whose {CHOICE_DATASET} PSNR-Y "
         "is at least bicubic's)",
     )
@@ -200,7 +201,9 @@ def report_choice(report, datasets, result):
         print(f"Chosen checkpoint ({rule}): none qualifies.")
         return None
     print(
-        f"Chosen checkpoint ({rule}): {chosen['run']} step {chosen['step']}, "
+        f"Chosen checkpoint ({rule}): {chosen['run']} step {chosen['step']}"
+        + (f" {chosen['weights']} weights" if chosen.get("weights") else "")
+        + ", "
         f"LPIPS {chosen[CHOICE_DATASET + '_lpips']:.4f}, "
         f"PSNR-Y {chosen[CHOICE_DATASET + '_psnr_y']:.2f} dB ({chosen['checkpoint']})"
     )

@@ -223,7 +223,8 @@ def plot_psnr_vs_epoch(rows: list[dict], path=None, *, axis=None):
         figure = _new_figure(figsize=(6.5, 3.5))
         axis = figure.subplots()
     by_run = {}
-    for row in sorted(rows, key=lambda r: r["step"]):
+    validated = [row for row in rows if row.get("weights") != "raw"]  # raw rows: no validation
+    for row in sorted(validated, key=lambda r: r["step"]):
         by_run.setdefault(row["run"], []).append(row)
     for run, points in by_run.items():
         label = f"{points[0]['method']} ({points[0]['data']}, {run})"

@@ -21,6 +21,12 @@ from runtime.errors import UserError
 # config.json's ``upsample`` as the student report names its two methods.
 UPSAMPLE_NAMES = {"pixelshuffle": "Pixel Shuffle", "upsampling": "UpSampling2D"}
 
+# An --ema checkpoint's raw generator, beside the averaged generator.keras (training.loop).
+RAW_GENERATOR = "generator_raw.keras"
+
+# The columns of a report row that come from the run's own validation.csv.
+VALIDATION_FIELDS = ("psnr_y", "ssim_y", "psnr_rgb", "lpips")
+
 
 @dataclass
 class Run:
@@ -124,27 +130,45 @@ def score_checkpoints(
     ``precision`` (``evaluation.benchmark.load_method``).
 
     Every run's checkpoints are scored on the same benchmark images, so unlike validation.csv
-    these columns compare runs trained on different data.
+    these columns compare runs trained on different data. A checkpoint of an ``--ema`` run
+    holds two generators, the average (``generator.keras``, what validation scored) and the
+    raw weights (``generator_raw.keras``); a GAN's raw weights can be the better pick (lower
+    LPIPS: the average still holds some of the PSNR model it started from), so each gets its
+    own row, ``weights`` "ema" or "raw", inserted in ``rows`` after the checkpoint's row. The
+    raw row has no validation figures: validation scored the average.
     """
     methods, keys = [], {}
     for run in runs:
         for _epoch, step, folder in checkpoints_of(run):
-            method = load_method(folder, f"{run.name}-step{step}", precision)
-            methods.append(method)
-            keys[method.name] = (run.name, step, folder)
+            raw = folder / RAW_GENERATOR
+            candidates = [(folder, f"{run.name}-step{step}", "ema" if raw.is_file() else None)]
+            if raw.is_file():
+                candidates.append((raw, f"{run.name}-step{step}-raw", "raw"))
+            for path, name, weights in candidates:
+                method = load_method(path, name, precision)
+                methods.append(method)
+                keys[method.name] = (run.name, step, path, weights)
     if not methods:
         return None
     evaluation = evaluate(methods, datasets, tile=tile, progress=progress, perceptual=perceptual)
     for method in methods:
-        run_name, step, folder = keys[method.name]
-        for row in rows:
-            if row["run"] == run_name and row["step"] == step:
-                row["checkpoint"] = str(folder)
-                for dataset in datasets:
-                    for metric in ("psnr_y", "ssim_y", *evaluation.perceptual):
-                        row[f"{dataset.name}_{metric}"] = evaluation.mean(
-                            method.name, dataset.name, metric
-                        )
+        run_name, step, path, weights = keys[method.name]
+        index = next(
+            (i for i, row in enumerate(rows) if row["run"] == run_name and row["step"] == step),
+            None,
+        )
+        if index is None:
+            continue  # a checkpoint validation.csv does not list (its row was never written)
+        row = rows[index]
+        if weights == "raw":
+            row = {**row, **dict.fromkeys(VALIDATION_FIELDS, float("nan"))}
+            rows.insert(index + 1, row)
+        if weights is not None:
+            row["weights"] = weights
+        row["checkpoint"] = str(path)
+        for dataset in datasets:
+            for metric in ("psnr_y", "ssim_y", *evaluation.perceptual):
+                row[f"{dataset.name}_{metric}"] = evaluation.mean(method.name, dataset.name, metric)
     return evaluation
 
 

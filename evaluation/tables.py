@@ -141,12 +141,15 @@ def report_table(rows: list[dict], benchmark_columns: list[str] = (), *, rank_by
     ``benchmark_columns`` are dataset names whose ``<name>_psnr_y``/``_ssim_y`` (and
     ``_lpips``, ``_niqe``) some rows hold; a GAN run's validation LPIPS gets its column too.
     ``rank_by`` ("lpips" or "psnr") orders the rows best first (``runs.rank_rows``) instead of
-    by method, data, run and step.
+    by method, data, run and step. Rows of ``--ema`` checkpoints name their ``weights`` in a
+    column (``runs.score_checkpoints``); a raw row has no validation figures ("–").
     """
     from evaluation.runs import rank_rows
 
     validation_lpips = _scored(rows, "lpips")
-    header = ["Method", "Data", "Epoch", "Step", "PSNR-Y (dB)", "SSIM-Y"]
+    weights = any(row.get("weights") for row in rows)  # --ema checkpoints: average and raw
+    header = ["Method", "Data", "Epoch", "Step", *(["Weights"] if weights else [])]
+    header += ["PSNR-Y (dB)", "SSIM-Y"]
     header += ["LPIPS"] if validation_lpips else []
     extra = {}
     for name in benchmark_columns:
@@ -156,7 +159,9 @@ def report_table(rows: list[dict], benchmark_columns: list[str] = (), *, rank_by
     if rank_by:
         ordered = rank_rows(rows, rank_by, benchmark_columns[0] if benchmark_columns else None)
     else:
-        ordered = sorted(rows, key=lambda r: (r["method"], r["data"], r["run"], r["step"]))
+        ordered = sorted(
+            rows, key=lambda r: (r["method"], r["data"], r["run"], r["step"], r.get("weights", ""))
+        )
     table = []
     for row in ordered:
         cells = [
@@ -164,8 +169,9 @@ def report_table(rows: list[dict], benchmark_columns: list[str] = (), *, rank_by
             row["data"],
             row["epoch"],
             row["step"],
-            f"{row['psnr_y']:.2f}",
-            f"{row['ssim_y']:.4f}",
+            *([row.get("weights") or "–"] if weights else []),
+            "–" if _missing(row["psnr_y"]) else f"{row['psnr_y']:.2f}",
+            "–" if _missing(row["ssim_y"]) else f"{row['ssim_y']:.4f}",
         ]
         if validation_lpips:
             cells.append(format_score("lpips", row.get("lpips")))

@@ -303,3 +303,31 @@ def test_other_mistakes_are_one_line_before_any_work(tmp_path, photo_folder, cap
     assert code == 2 and "--niqe needs the perceptual scores" in err
     code, err = run_cli(["--datasets", str(photo_folder), "--rank-by", "lpips"], capsys)
     assert code == 2 and "--rank-by goes with --report-table" in err
+
+
+def test_an_ema_checkpoints_raw_generator_gets_its_own_row(runs, photo_folder, tmp_path, capsys):
+    import shutil
+
+    run = tmp_path / "ema_run"
+    shutil.copytree(runs["pixelshuffle"], run)
+    first, last = sorted((run / "checkpoints").glob("step_*"))
+    # An --ema checkpoint keeps its raw weights beside the average; here the raw file of the
+    # first checkpoint is the last checkpoint's generator, so its scores are known exactly.
+    shutil.copyfile(last / "generator.keras", first / "generator_raw.keras")
+    bench = photos(photo_folder, tmp_path / "bench", 2)
+    argv = [str(run), "--report-table", "--report-checkpoints", "--datasets", str(bench)]
+    assert evaluate.main([*argv, "--no-progress", "--json", str(tmp_path / "r.json")]) == 0
+    out = capsys.readouterr().out
+    assert "| Step | Weights | PSNR-Y (dB) |" in out
+    rows = json.loads((tmp_path / "r.json").read_text())["report"]["rows"]
+    by_key = {(row["step"], row.get("weights")): row for row in rows}
+    step_first, step_last = (int(folder.name.split("_")[1]) for folder in (first, last))
+    assert set(by_key) == {(step_first, "ema"), (step_first, "raw"), (step_last, None)}
+    raw, average = by_key[(step_first, "raw")], by_key[(step_first, "ema")]
+    assert raw["checkpoint"] == str(first / "generator_raw.keras")
+    assert raw["psnr_y"] is None and average["psnr_y"] is not None  # validation scored the average
+    for metric in ("bench_psnr_y", "bench_ssim_y", "bench_lpips"):
+        assert raw[metric] == pytest.approx(by_key[(step_last, None)][metric], abs=1e-6)
+    assert raw["bench_psnr_y"] != pytest.approx(average["bench_psnr_y"], abs=1e-3)
+    raw_line = next(line for line in out.splitlines() if "| raw |" in line)
+    assert raw_line.split("|")[6].strip() == "–"  # no validation PSNR-Y for the raw weights
