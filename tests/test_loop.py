@@ -298,6 +298,8 @@ def test_a_stop_request_finishes_the_step_saves_and_resumes_exactly(straight_pre
     state, _ = checkpoints.read_checkpoint(checkpoints.latest_checkpoint(tmp_path / "run"))
     assert state["step"] == 4 and state["validation"] is None  # no validation on the way out
     assert [int(row["step"]) for row in read_history(tmp_path / "run")] == [0, 1, 2, 3]
+    log = (tmp_path / "run" / "run.log").read_text()
+    assert "interrupted at step 4; checkpoint saved: " in log and "step_0000004" in log
     resumed = train(config, run_dir=tmp_path / "run", resume=True, progress=False)
     assert resumed.step == straight.step == 6
     assert_same_final_state(straight.run_dir, resumed.run_dir)

@@ -347,7 +347,9 @@ class Trainer:
                 saved = self.last_checkpoint  # stopped right after a checkpoint
             else:  # no validation: a stop should take seconds, and the next checkpoint has it
                 saved = self._save(self.step // self.steps_per_epoch, validation=None)
-            bar.write(f"interrupted at step {self.step}; checkpoint saved: {saved}")
+            message = f"interrupted at step {self.step}; checkpoint saved: {saved}"
+            bar.write(message)
+            self._log(message)  # run.log tells where a stopped run ends, not only stdout
             raise Interrupted(saved) from None
         finally:
             prefetch.close()
