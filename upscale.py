@@ -59,6 +59,12 @@ def build_parser():
         "weights; Set5 PSNR-Y within 0.05 dB of float32); auto: bfloat16 on a GPU or a CPU "
         "with native bf16 (AVX512_BF16, AMX), else float32",
     )
+    arg(
+        "--self-ensemble",
+        action="store_true",
+        help="average the answers to the 8 flips and rotations of each image (x8 "
+        "self-ensemble: a little sharper and cleaner, 8 times slower)",
+    )
     arg("--recursive", action="store_true", help="also take images in sub-folders of a folder")
     arg("--suffix", default="_x4", help="added to each input's name (default: %(default)s)")
     arg(
@@ -184,6 +190,7 @@ class Upscaler:
             tile=self.args.tile,
             tile_pad=self.args.tile_pad,
             progress=self.args.progress,
+            self_ensemble=self.args.self_ensemble,
         )
         write_image(destination, result)
         self.written += 1

@@ -23,7 +23,7 @@ make our figures match the papers' would be read across three files instead of i
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +59,7 @@ class Method:
     name: str
     path: Path | None = None
     generator: object = None
+    self_ensemble: bool = False  # the mean over 8 flips and rotations (inference.self_ensemble)
 
     @property
     def is_bicubic(self) -> bool:
@@ -112,22 +113,36 @@ def load_method(path, name: str | None = None, precision: str = "float32") -> Me
         raise UserError(f"{path}: no such file or folder (give a .keras file or a run directory)")
     source = generator_file(path)
     generator = load_generator(source, precision)
-    label = name or default_name(path)
-    if precision != "float32":
-        label = f"{label} ({precision})"
-    return Method(label, source, generator)
+    return Method(method_label(name or default_name(path), precision), source, generator)
 
 
-def load_methods(specs, *, bicubic: bool = True, precision: str = "float32") -> list[Method]:
+def method_label(name: str, precision: str, self_ensemble: bool = False) -> str:
+    """``srresnet_x4``, ``srresnet_x4+`` (self-ensemble, EDSR's notation), then the
+    precision when it is not float32: ``srresnet_x4+ (bfloat16)``."""
+    label = name + ("+" if self_ensemble else "")
+    return label if precision == "float32" else f"{label} ({precision})"
+
+
+def load_methods(
+    specs, *, bicubic: bool = True, precision: str = "float32", self_ensemble: bool = False
+) -> list[Method]:
     """Bicubic first (the baseline every SR table starts with), then each model in order.
 
     ``specs`` are ``PATH`` or ``NAME=PATH`` strings, as the command line gives them; every
-    model computes in ``precision`` (``load_method``).
+    model computes in ``precision`` (``load_method``). ``self_ensemble`` adds a ``+`` row
+    after each model's own: the same generator with the x8 self-ensemble, so the table shows
+    what the 8 times the compute buys.
     """
+    from models.precision import choose_precision
+
     methods = [bicubic_method()] if bicubic else []
     for spec in specs:
         name, path = split_model_spec(spec)
-        methods.append(load_method(path, name, precision))
+        method = load_method(path, name, precision)
+        methods.append(method)
+        if self_ensemble:
+            label = method_label(name or default_name(path), choose_precision(precision), True)
+            methods.append(replace(method, name=label, self_ensemble=True))
     names = [method.name for method in methods]
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
@@ -249,7 +264,7 @@ def super_resolve(method: Method, lr: np.ndarray, *, tile=None) -> np.ndarray:
         return bicubic_upscale(lr, SCALE)
     from inference.tiling import upscale
 
-    return upscale(lr, method.generator, tile=tile)
+    return upscale(lr, method.generator, tile=tile, self_ensemble=method.self_ensemble)
 
 
 def score(hr: np.ndarray, sr: np.ndarray, *, rgb: bool = False, perceptual=None) -> dict:

@@ -83,7 +83,16 @@ def _check_image(image):
     return pixels
 
 
-def upscale(image, generator, *, tile=None, tile_pad=DEFAULT_TILE_PAD, scale=4, progress=False):
+def upscale(
+    image,
+    generator,
+    *,
+    tile=None,
+    tile_pad=DEFAULT_TILE_PAD,
+    scale=4,
+    progress=False,
+    self_ensemble=False,
+):
     """The ``scale``x image, in the mode and dtype it came in (what ``decode_image`` returns).
 
     Grey is super-resolved as RGB (the network only knows colour) and brought back to grey as
@@ -102,6 +111,9 @@ def upscale(image, generator, *, tile=None, tile_pad=DEFAULT_TILE_PAD, scale=4, 
     (``inference.weights.load_generator(path, "bfloat16")``) with its own untiled result:
     measured equal to the bit, like float32's. ``progress`` shows a bar over the tiles when
     there are several.
+
+    ``self_ensemble``: the mean of the network's answers to the 8 flips and rotations of the
+    image (``inference.self_ensemble``), at 8 times the compute; each is tiled as above.
     """
     from data.matlab_functions import imresize
 
@@ -130,9 +142,22 @@ def upscale(image, generator, *, tile=None, tile_pad=DEFAULT_TILE_PAD, scale=4, 
 
     if tile is None:
         tile = auto_tile(height, width)
-    _super_resolve(
-        lr, generator, tile=tile, pad=tile_pad, scale=scale, progress=progress, sink=paste
-    )
+    run = dict(tile=tile, pad=tile_pad, scale=scale, progress=progress)
+    if self_ensemble:
+        from inference.self_ensemble import self_ensemble as average_of_transforms
+
+        def whole(view):
+            sr = np.empty((scale * view.shape[0], scale * view.shape[1], 3), np.float32)
+
+            def into(top, left, core):
+                sr[top : top + core.shape[0], left : left + core.shape[1]] = core
+
+            _super_resolve(view, generator, **run, sink=into)
+            return sr
+
+        paste(0, 0, average_of_transforms(lr, whole))
+    else:
+        _super_resolve(lr, generator, **run, sink=paste)
     if has_alpha:
         out[:, :, 3] = imresize(pixels[:, :, 3], output_shape=out_shape[:2])
     return out[:, :, None] if squeeze else out

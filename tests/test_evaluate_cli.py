@@ -331,3 +331,29 @@ def test_an_ema_checkpoints_raw_generator_gets_its_own_row(runs, photo_folder, t
     assert raw["bench_psnr_y"] != pytest.approx(average["bench_psnr_y"], abs=1e-3)
     raw_line = next(line for line in out.splitlines() if "| raw |" in line)
     assert raw_line.split("|")[6].strip() == "–"  # no validation PSNR-Y for the raw weights
+
+
+def test_self_ensemble_adds_a_plus_row_after_each_model(runs, photo_folder, tmp_path, capsys):
+    from data.matlab_functions import bicubic_downscale, modcrop
+    from evaluation.metrics import psnr
+    from inference.tiling import upscale
+    from inference.weights import load_generator
+
+    bench = photos(photo_folder, tmp_path / "bench", 2)
+    model = f"ps={runs['pixelshuffle']}"
+    argv = [model, "--datasets", str(bench), "--perceptual", "none", "--no-progress"]
+    assert evaluate.main([*argv, "--self-ensemble", "--json", str(tmp_path / "e.json")]) == 0
+    out = capsys.readouterr().out
+    assert "NAME+: the model's x8 self-ensemble" in out
+    names = [line.split("|")[1].strip() for line in out.splitlines() if line.startswith("| ")]
+    assert names[1:] == ["Bicubic", "ps", "ps+"]  # after the header
+    assert pair(table_row(out, "ps")[0]) != pair(table_row(out, "ps+")[0])
+    # The + row scores the generator's answers averaged over the 8 orientations.
+    hr = modcrop(np.asarray(Image.open(bench / "photo0.png").convert("RGB")), 4)
+    generator = load_generator(runs["pixelshuffle"] / "generator.keras")
+    sr = upscale(bicubic_downscale(hr), generator, self_ensemble=True)
+    per_image = json.loads((tmp_path / "e.json").read_text())["per_image"]
+    (row,) = [r for r in per_image if r["method"] == "ps+" and r["image"] == "photo0"]
+    assert row["psnr_y"] == pytest.approx(psnr(hr, sr, crop_border=4, y_channel=True), abs=1e-4)
+    code, err = run_cli(["--datasets", str(bench), "--self-ensemble"], capsys)
+    assert code != 0 and err == "error: --self-ensemble needs a model: bicubic has no ensemble"

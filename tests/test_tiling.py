@@ -271,3 +271,27 @@ def test_shape_combinations_of_spans_cover_the_axis():
         assert len({end - start for *_, start, end in spans}) == 1
         for first, last, start, end in spans:
             assert 0 <= start <= max(first - pad, 0) and min(last + pad, length) <= end <= length
+
+
+def test_self_ensemble_is_the_mean_of_the_eight_orientations_answers(tiny):
+    from inference.self_ensemble import TRANSFORMS, transform, untransform
+
+    image = noise((13, 21, 3), seed=5)
+    answers = [
+        untransform(tiling.upscale(np.ascontiguousarray(transform(image, t, m)), tiny), t, m)
+        for t, m in TRANSFORMS
+    ]
+    expected = np.mean(np.stack(answers).astype(np.float64), axis=0)
+    ensembled = tiling.upscale(image, tiny, self_ensemble=True)
+    assert ensembled.shape == (52, 84, 3) and ensembled.dtype == np.uint8
+    # Each answer above was rounded to a level before averaging: within one level of the mean.
+    assert np.abs(ensembled - expected).max() <= 1.0
+    assert max_diff(ensembled, answers[0]) > 1  # an untrained network is far from equivariant
+
+
+def test_self_ensemble_tiles_like_the_untiled_run_and_keeps_grey(tiny):
+    image = noise((37, 29, 3), seed=6)
+    untiled = tiling.upscale(image, tiny, tile=0, self_ensemble=True)
+    assert max_diff(tiling.upscale(image, tiny, tile=12, self_ensemble=True), untiled) <= 1
+    grey = tiling.upscale(image[:, :, 0], tiny, self_ensemble=True)
+    assert grey.shape == (148, 116) and grey.dtype == np.uint8

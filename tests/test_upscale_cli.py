@@ -220,6 +220,22 @@ def test_format_option_and_tiling_flags(tmp_path, weights, capsys):
     assert decode_image(out / "a_x4.jpg").shape == (80, 92, 3)
 
 
+def test_self_ensemble_flag_averages_the_eight_orientations(tmp_path, weights, capsys):
+    from inference.tiling import upscale as upscale_pixels
+    from inference.weights import load_generator
+
+    source = tmp_path / "a.png"
+    Image.fromarray(picture((9, 14, 3))).save(source)
+    for flag in ((), ("--self-ensemble",)):
+        argv = (source, "-o", tmp_path / f"out{len(flag)}.png", "--weights", weights, *flag)
+        code, _, err = run(capsys, *argv)
+        assert code == 0, err
+    plain, ensembled = (decode_image(tmp_path / f"out{n}.png") for n in (0, 1))
+    expected = upscale_pixels(decode_image(source), load_generator(weights), self_ensemble=True)
+    np.testing.assert_array_equal(ensembled, expected)
+    assert np.abs(ensembled.astype(int) - plain).max() > 1  # an untrained G is not equivariant
+
+
 def test_precision_flag(tmp_path, weights, capsys):
     from models.precision import choose_precision
 
