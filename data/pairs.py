@@ -66,6 +66,19 @@ class SkippedImage:
     reason: str
 
 
+# np.load parses each .npy header with ast.literal_eval, and CPython 3.11's AST constructor
+# is not safe in threads: _prepare's workers failed with "SystemError: AST constructor
+# recursion depth mismatch" (CPython gh-106905; Python 3.11.7, CI). Opening a memory map is
+# only a header read, so doing them one at a time costs nothing.
+_NPY_OPEN_LOCK = threading.Lock()
+
+
+def _open_npy(path):
+    """``path`` memory-mapped read-only, its header parsed under ``_NPY_OPEN_LOCK``."""
+    with _NPY_OPEN_LOCK:
+        return np.load(path, mmap_mode="r")
+
+
 def _cache_key(path, mode, hr_size):
     stat = os.stat(path)
     text = f"{CACHE_VERSION}|{Path(path).resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{mode}|"
@@ -140,8 +153,7 @@ class PairSource:
             lr, hr = make_pair(image, mode=self.mode, hr_size=self.hr_size)
             _save_npy_atomically(hr_file, hr)
             _save_npy_atomically(lr_file, lr)
-        lr = np.load(lr_file, mmap_mode="r")
-        hr = np.load(hr_file, mmap_mode="r")
+        lr, hr = _open_npy(lr_file), _open_npy(hr_file)
         if self.mode == "crop" and min(hr.shape[:2]) < self.hr_size:
             return SkippedImage(path, f"smaller than the {self.hr_size}x{self.hr_size} HR crop")
         return lr, hr
