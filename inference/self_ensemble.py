@@ -4,7 +4,9 @@ resolution"; the "+" models of EDSR, Lim et al. 2017).
 
 A network trained on flipped and rotated crops should answer each transformed image with the
 transformed answer; it does not quite, and averaging its 8 answers cancels part of its error,
-for about 0.1 dB of PSNR at 8 times the compute. It is a test-time choice, not the model:
+at 8 times the compute. Averaging also softens: measured on Set5 / Set14, srresnet_x4 gained
+0.21 / 0.12 dB of PSNR-Y and lost a little LPIPS; srgan_x4 gained 0.9 / 0.5 dB but gave back
+much of its LPIPS lead (README, Upscaling). It is a test-time choice, not the model:
 tables name such rows with a ``+`` (``srresnet_x4+``) and keep the plain rows beside them.
 """
 
