@@ -177,12 +177,13 @@ def check_outputs(args):
 
 
 def describe_perceptual(perceptual) -> str:
+    scores = ["LPIPS (v0.1, AlexNet, on RGB)"]
     if perceptual.niqe:
-        return (
-            "LPIPS (v0.1, AlexNet, on RGB) and NIQE (no reference, on Y), same shave: "
-            "lower is better"
-        )
-    return "LPIPS (v0.1, AlexNet, on RGB, same shave): lower is better"
+        scores.append("NIQE (no reference, on Y)")
+    if perceptual.grid:
+        scores.append("Grid (4-pixel grid peaks in the spectrum, log10; HR images about -0.2)")
+    listed = f"{', '.join(scores[:-1])} and {scores[-1]}" if len(scores) > 1 else scores[0]
+    return f"{listed}, same shave: lower is better"
 
 
 def describe_ranking(rank_by, dataset) -> str:
@@ -232,7 +233,7 @@ def main(argv=None):
     perceptual = None
     if needs_data and args.perceptual != "none":
         cli.import_keras_quietly()  # LPIPS is a Keras model; its weights are checked first
-        perceptual = perceptual_metrics(lpips=True, niqe=args.niqe, hint=NO_LPIPS)
+        perceptual = perceptual_metrics(lpips=True, niqe=args.niqe, grid=True, hint=NO_LPIPS)
 
     result = None
     if run_benchmark:

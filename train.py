@@ -8,6 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from models.gan import ADVERSARIAL_LOSSES
 from models.precision import PRECISIONS
 from runtime import cli
 from runtime.errors import UserError
@@ -79,7 +80,12 @@ def build_parser():
     arg("--lr-decay-step", type=none_or(int), help="learning rate x0.1 from this step on")
     arg("--warmup-steps", type=int, help="cosine: linear warm-up steps")
     arg("--min-learning-rate", type=float, help="cosine: the rate at the run's last step")
-    arg("--content-loss", choices=CONTENT_LOSSES)
+    arg(
+        "--content-loss",
+        choices=CONTENT_LOSSES,
+        help="gan stage: VGG19 features compared (vgg54: the paper's, after block5_conv4's ReLU; "
+        "vgg54-prerelu: before it, as ESRGAN) or mse (pixels)",
+    )
     arg("--pixel-loss", choices=PIXEL_LOSSES, help="pretrain stage: mse (the paper's) or l1")
     arg(
         "--ema",
@@ -88,12 +94,29 @@ def build_parser():
         help="validate and save the generator's exponential moving average, e.g. 0.999 "
         "(the raw weights are kept for --resume); none: off",
     )
+    arg(
+        "--adversarial",
+        choices=ADVERSARIAL_LOSSES,
+        help="gan stage: bce (the paper's) or ragan (ESRGAN's relativistic average GAN: D says "
+        "whether an image looks more real than the other kind on average)",
+    )
     arg("--adversarial-weight", type=float)
     arg(
         "--consistency-weight",
         type=float,
         help="gan stage: add this weight times the MSE of G(LR) and HR average-pooled 4x4, "
         "which keeps colour and brightness where the LR puts them (default 0: the paper's loss)",
+    )
+    arg(
+        "--pixel-weight",
+        type=float,
+        help="gan stage: add this weight times the L1 of G(LR) and HR (ESRGAN: 1e-2; default 0)",
+    )
+    arg(
+        "--grid-weight",
+        type=float,
+        help="gan stage: add this weight times the MSE of the 4x4 sub-pixel phase means of "
+        "G(LR) and HR per 16-pixel tile, a penalty on the pixel-shuffle grid (default 0)",
     )
     arg("--label-noise", type=float, help="real labels drawn from [1 - noise, 1]")
     arg("--init-generator", help="generator .keras file or run directory to start from")

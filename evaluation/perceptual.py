@@ -12,6 +12,9 @@ plot one against the other). Lower is better for both.
   from 0.3398 (whole images) to 0.3435 on Set5, from 0.4384 to 0.4395 on Set14. A grey image
   (Set14's ``bridge``) is replicated to three channels, since AlexNet takes RGB.
 - NIQE (``evaluation.niqe``): the SR image alone, its luma, the same shave.
+- Grid (``evaluation.grid``): how far the SR image's spectrum peaks at the pixel shuffle's
+  4-pixel grid frequencies above its surroundings (log10, mean of 15; the HR images score
+  about -0.2, a visible dot grid about 2). No reference, the same shave; numpy only.
 
 An image too small for a metric (LPIPS-AlexNet needs 31 pixels a side after the shave, NIQE two
 96x96 blocks) scores NaN there, which the tables print as '–'.
@@ -27,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from evaluation.grid import grid_score
 from evaluation.metrics import shave
 
 LPIPS_NET = "alex"
@@ -34,11 +38,13 @@ LPIPS_NET = "alex"
 # here so that checking an image needs no Keras.
 LPIPS_MIN_SIDE = 31
 NIQE_BLOCK = 96
-LABELS = {"lpips": "LPIPS", "niqe": "NIQE"}
-FORMATS = {"lpips": "{:.4f}", "niqe": "{:.2f}"}
+LABELS = {"lpips": "LPIPS", "niqe": "NIQE", "grid": "Grid"}
+FORMATS = {"lpips": "{:.4f}", "niqe": "{:.2f}", "grid": "{:.2f}"}
 PROTOCOL = (
     "LPIPS (v0.1, AlexNet; lower is better) of SR against modcrop(HR) on RGB in [0, 1], grey "
-    "replicated to RGB, same 4-pixel shave; NIQE (lower is better) of the SR image's Y, same shave"
+    "replicated to RGB, same 4-pixel shave; NIQE (lower is better) of the SR image's Y, same "
+    "shave; Grid (lower is better): mean log10 of the SR luma's Hann-windowed power at the 15 "
+    "frequencies (k/4, l/4) over the median of the bins 2-3 away, same shave"
 )
 
 
@@ -93,12 +99,14 @@ class Perceptual:
 
     lpips: bool = True
     niqe: bool = False
+    grid: bool = False
     crop_border: int = 4  # the scale, as for PSNR and SSIM
     weights: str | None = None  # a verified LPIPS weights file (None: the usual places)
 
     @property
     def metrics(self) -> tuple[str, ...]:
-        return tuple(name for name, on in (("lpips", self.lpips), ("niqe", self.niqe)) if on)
+        wanted = (("lpips", self.lpips), ("niqe", self.niqe), ("grid", self.grid))
+        return tuple(name for name, on in wanted if on)
 
     def score(self, hr: np.ndarray, sr: np.ndarray) -> dict:
         scores = {}
@@ -108,18 +116,22 @@ class Perceptual:
             )
         if self.niqe:
             scores["niqe"] = niqe_score(sr, crop_border=self.crop_border)
+        if self.grid:
+            scores["grid"] = grid_score(sr, crop_border=self.crop_border)
         return scores
 
 
-def perceptual_metrics(*, lpips: bool = True, niqe: bool = False, hint: str | None = None):
-    """A ``Perceptual`` whose LPIPS weights were found, or None when neither score is wanted.
+def perceptual_metrics(
+    *, lpips: bool = True, niqe: bool = False, grid: bool = False, hint: str | None = None
+):
+    """A ``Perceptual`` whose LPIPS weights were found, or None when no score is wanted.
 
     Call it before any work, so that missing weights stop a run in its first second.
     """
-    if not (lpips or niqe):
+    if not (lpips or niqe or grid):
         return None
     weights = str(require_lpips_weights(hint)) if lpips else None
-    return Perceptual(lpips=lpips, niqe=niqe, weights=weights)
+    return Perceptual(lpips=lpips, niqe=niqe, grid=grid, weights=weights)
 
 
 def format_score(metric: str, value) -> str:

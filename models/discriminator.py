@@ -14,8 +14,12 @@ from models.generator import BN_MOMENTUM
 CONV_SPEC = ((64, 1), (64, 2), (128, 1), (128, 2), (256, 1), (256, 2), (512, 1), (512, 2))
 
 
-def build_discriminator(hr_size=96, *, name="discriminator"):
-    """The discriminator for ``hr_size`` x ``hr_size`` RGB inputs (a multiple of 16)."""
+def build_discriminator(hr_size=96, *, logits=False, name="discriminator"):
+    """The discriminator for ``hr_size`` x ``hr_size`` RGB inputs (a multiple of 16).
+
+    ``logits=True`` leaves out the final sigmoid: the relativistic GAN (``models.gan``) compares
+    D's raw outputs on real and generated images before squashing them.
+    """
     if hr_size % 16:
         raise ValueError(f"the discriminator's HR size must be a multiple of 16, got {hr_size}")
     hr = keras.Input(shape=(hr_size, hr_size, 3), name="hr")
@@ -29,5 +33,6 @@ def build_discriminator(hr_size=96, *, name="discriminator"):
     x = layers.Dense(1024, name="dense1024")(x)
     x = layers.LeakyReLU(negative_slope=0.2, name="lrelu_dense")(x)
     # float32 under mixed precision too: the loss reads it (models/precision.py).
-    probability = layers.Dense(1, activation="sigmoid", name="probability", dtype="float32")(x)
-    return keras.Model(hr, probability, name=name)
+    head = ("logit", None) if logits else ("probability", "sigmoid")
+    output = layers.Dense(1, activation=head[1], name=head[0], dtype="float32")(x)
+    return keras.Model(hr, output, name=name)

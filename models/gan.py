@@ -21,8 +21,16 @@ Keras 3 fixes which weights a model trains when its train function is first trac
 import contextlib
 
 import keras
+import numpy as np
+
+from models.layers import PhaseDeviations, StackBatches, phase_deviations
 
 ADVERSARIAL_WEIGHT = 1e-3
+# The adversarial losses: the paper's (D says how likely an image is real, binary
+# cross-entropy) and ESRGAN's relativistic average GAN (Wang et al. 2018, after
+# Jolicoeur-Martineau 2018): D says how much more real an image looks than the other kind does
+# on average, and G is trained on both halves, so the real images' gradients reach G too.
+ADVERSARIAL_LOSSES = ("bce", "ragan")
 
 
 PIXEL_LOSSES = {"mse": "mse", "l1": "mean_absolute_error"}
@@ -90,13 +98,66 @@ def fake_accuracy(y_true, y_pred):
 DISCRIMINATOR_METRICS = (real_loss, fake_loss, real_accuracy, fake_accuracy)
 
 
-def compile_discriminator(discriminator, *, learning_rate=1e-4, beta_1=0.9):
+# -- the relativistic average GAN (--adversarial ragan) --------------------------------------
+# D outputs a logit C(x), and every batch its losses see holds the real images in its first
+# half and the generated ones in its second (D's own batch, and the combined model's
+# StackBatches output). D(real) = sigmoid(C(real) - mean C(fake)) and the reverse for fakes.
+def _relativistic_logits(y_pred):
+    half = keras.ops.shape(y_pred)[0] // 2
+    real, fake = y_pred[:half], y_pred[half:]
+    return keras.ops.concatenate([real - keras.ops.mean(fake), fake - keras.ops.mean(real)], axis=0)
+
+
+@keras.saving.register_keras_serializable(package="srgan")
+def relativistic_bce(y_true, y_pred):
+    """ESRGAN's relativistic average BCE on logits of [real; generated] halves. D's targets are
+    1 then 0; G's are 0 then 1 (each half is pushed to look more real than the other)."""
+    return keras.losses.binary_crossentropy(y_true, _relativistic_logits(y_pred), from_logits=True)
+
+
+# D's metrics on the relativistic probabilities: the same quantities as DISCRIMINATOR_METRICS,
+# logged under the same names (``compile_discriminator``), so the logs and the collapse watch
+# read both GANs alike. Named, registered functions: a model file names them to load them.
+@keras.saving.register_keras_serializable(package="srgan")
+def relativistic_real_loss(y_true, y_pred):
+    return real_loss(y_true, keras.ops.sigmoid(_relativistic_logits(y_pred)))
+
+
+@keras.saving.register_keras_serializable(package="srgan")
+def relativistic_fake_loss(y_true, y_pred):
+    return fake_loss(y_true, keras.ops.sigmoid(_relativistic_logits(y_pred)))
+
+
+@keras.saving.register_keras_serializable(package="srgan")
+def relativistic_real_accuracy(y_true, y_pred):
+    return real_accuracy(y_true, keras.ops.sigmoid(_relativistic_logits(y_pred)))
+
+
+@keras.saving.register_keras_serializable(package="srgan")
+def relativistic_fake_accuracy(y_true, y_pred):
+    return fake_accuracy(y_true, keras.ops.sigmoid(_relativistic_logits(y_pred)))
+
+
+RELATIVISTIC_METRICS = (
+    relativistic_real_loss,
+    relativistic_fake_loss,
+    relativistic_real_accuracy,
+    relativistic_fake_accuracy,
+)
+
+
+def compile_discriminator(discriminator, *, learning_rate=1e-4, beta_1=0.9, adversarial="bce"):
+    """D's own step: BCE on probabilities, or (``ragan``) the relativistic loss on logits."""
     discriminator.trainable = True
-    discriminator.compile(
-        optimizer=adam(learning_rate, beta_1),
-        loss="binary_crossentropy",
-        metrics=list(DISCRIMINATOR_METRICS),
-    )
+    if adversarial == "ragan":
+        loss = relativistic_bce
+        metrics = [
+            keras.metrics.MeanMetricWrapper(metric, name=same.__name__)
+            for metric, same in zip(RELATIVISTIC_METRICS, DISCRIMINATOR_METRICS, strict=True)
+        ]
+    else:
+        loss, metrics = "binary_crossentropy", list(DISCRIMINATOR_METRICS)
+    discriminator.compile(optimizer=adam(learning_rate, beta_1), loss=loss, metrics=metrics)
     return discriminator
 
 
@@ -107,34 +168,101 @@ def build_gan(
     *,
     learning_rate=1e-4,
     beta_1=0.9,
+    adversarial="bce",
     adversarial_weight=ADVERSARIAL_WEIGHT,
     consistency_weight=0.0,
+    pixel_weight=0.0,
+    grid_weight=0.0,
     ema=None,
 ):
-    """The two-output combined model, compiled, with the discriminator frozen inside it.
+    """The combined model, compiled, with the discriminator frozen inside it.
 
     The LR input size follows the discriminator's HR size (its dense head fixes it). ``ema``
-    averages the generator's weights (the combined model trains only those).
-    ``consistency_weight`` > 0 adds the third, ``consistency`` output (the module docstring).
+    averages the generator's weights (the combined model trains only those). Outputs, in order:
+    ``content`` and ``adversarial`` (the paper's two), then one per extra term whose weight is
+    above 0 (none by default):
+
+    - ``consistency``: G(LR) average-pooled 4x4 against HR pooled alike, MSE (module docstring);
+    - ``pixel``: G(LR) against HR, L1 (ESRGAN's pixel term, 1e-2 there);
+    - ``grid``: the sub-pixel phase deviations of G(LR) against HR's, MSE
+      (``models.layers.phase_deviations``), a penalty on the pixel-shuffle grid alone.
+
+    With ``adversarial="ragan"`` the model takes ``[lr, hr]`` and its adversarial output is D's
+    logits on HR then on G(LR) (``relativistic_bce``). ``gan_inputs`` and ``gan_targets`` build
+    what ``train_on_batch`` needs for any of these.
     """
+    if adversarial not in ADVERSARIAL_LOSSES:
+        raise ValueError(f"unknown adversarial loss {adversarial!r}")
     hr_size = discriminator.input_shape[1]
     scale = 4
     lr = keras.Input(shape=(hr_size // scale, hr_size // scale, 3), name="lr")
     sr = generator(lr)
     content = feature_extractor(sr) if feature_extractor is not None else sr
     content = keras.layers.Identity(name="content")(content)
-    validity = keras.layers.Identity(name="adversarial")(discriminator(sr))
-    outputs, losses = [content, validity], ["mse", "binary_crossentropy"]
+    inputs = lr
+    if adversarial == "ragan":
+        hr = keras.Input(shape=(hr_size, hr_size, 3), name="hr")
+        inputs = [lr, hr]
+        validity = StackBatches(name="adversarial")([discriminator(hr), discriminator(sr)])
+        adversarial_loss = relativistic_bce
+    else:
+        validity = keras.layers.Identity(name="adversarial")(discriminator(sr))
+        adversarial_loss = "binary_crossentropy"
+    outputs, losses = [content, validity], ["mse", adversarial_loss]
     weights = [1.0, adversarial_weight]
-    if consistency_weight > 0:
-        pooled = keras.layers.AveragePooling2D(scale, name="consistency")(sr)
-        outputs.append(pooled)
-        losses.append("mse")
-        weights.append(consistency_weight)
-    gan = keras.Model(lr, outputs, name="srgan")
+    extras = (
+        (consistency_weight, "mse", lambda name: keras.layers.AveragePooling2D(scale, name=name)),
+        (pixel_weight, "mean_absolute_error", lambda name: keras.layers.Identity(name=name)),
+        (grid_weight, "mse", lambda name: PhaseDeviations(scale, GRID_TILE, name=name)),
+    )
+    for (weight, loss, layer), name in zip(extras, EXTRA_OUTPUTS, strict=True):
+        if weight > 0:  # named: gan_targets and the logs go by the output's name
+            outputs.append(layer(name)(sr))
+            losses.append(loss)
+            weights.append(weight)
+    gan = keras.Model(inputs, outputs, name="srgan")
     discriminator.trainable = False
     gan.compile(optimizer=adam(learning_rate, beta_1, ema), loss=losses, loss_weights=weights)
     return gan
+
+
+# The extra terms' output names, in the order build_gan adds them.
+EXTRA_OUTPUTS = ("consistency", "pixel", "grid")
+
+# The grid term's tile: 16 HR pixels (4 LR pixels; every HR size divides by it), small enough
+# that a grid whose sign follows the texture is caught, large enough (16 pixels a phase) that
+# the term is no second pixel loss: it constrains 15 of every 256 dimensions of the image.
+GRID_TILE = 16
+
+
+def is_relativistic(gan):
+    """Whether the combined model was built with ``adversarial="ragan"``."""
+    return isinstance(gan.get_layer("adversarial"), StackBatches)
+
+
+def gan_inputs(gan, lr, hr):
+    """What the combined model takes: LR, or [LR, HR] for the relativistic GAN."""
+    return [lr, hr] if is_relativistic(gan) else lr
+
+
+def gan_targets(gan, hr, content_target):
+    """The targets of each output of the combined model, in its output order.
+
+    ``content_target`` is the feature extractor's output on ``hr`` (or ``hr`` itself for a
+    pixel content loss). G wants D to call its images real: target 1; with the relativistic
+    GAN, the real half 0 and the generated half 1.
+    """
+    ones = np.ones((len(hr), 1), np.float32)
+    relativistic = is_relativistic(gan)
+    adversarial = np.concatenate([np.zeros_like(ones), ones]) if relativistic else ones
+    targets = {
+        "content": lambda: content_target,
+        "adversarial": lambda: adversarial,
+        "consistency": lambda: pooled_like_consistency(hr),
+        "pixel": lambda: hr,
+        "grid": lambda: phase_deviations(hr, 4, GRID_TILE, xp=np).astype(hr.dtype),
+    }
+    return [targets[name]() for name in gan.output_names]
 
 
 def pooled_like_consistency(hr, scale=4):

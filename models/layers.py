@@ -60,3 +60,57 @@ class VGGPreprocess(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return input_shape
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class StackBatches(keras.layers.Layer):
+    """Its inputs one after another along the batch axis: the combined model's relativistic
+    adversarial output, D on the real images then D on the generated ones, in one tensor so
+    one loss sees both halves (``models.gan.relativistic_bce``)."""
+
+    def call(self, inputs):
+        return ops.concatenate(list(inputs), axis=0)
+
+    def compute_output_shape(self, input_shapes):
+        first = input_shapes[0]
+        batches = [shape[0] for shape in input_shapes]
+        batch = None if any(b is None for b in batches) else sum(batches)
+        return (batch, *first[1:])
+
+
+def phase_deviations(images, period=4, tile=16, xp=ops):
+    """Per tile of ``tile`` x ``tile`` pixels, the mean of each of the period x period sub-pixel
+    phases minus the tile's mean: (N, H/tile, period, W/tile, period, C).
+
+    A pixel-shuffle grid is exactly this: an offset that depends on (row mod 4, column mod 4).
+    By Parseval, its squared sum over a tile is the tile's power at the 15 grid frequencies
+    (k/4, l/4), so an MSE against the HR image's own deviations penalises the grid the
+    evaluation measures (``evaluation.grid``) and nothing else. ``xp`` is ``keras.ops`` inside
+    a model and numpy for the targets.
+    """
+    n, height, width, channels = images.shape
+    n = -1 if n is None else n
+    cells = tile // period
+    shape = (n, height // tile, cells, period, width // tile, cells, period, channels)
+    means = xp.mean(xp.reshape(images, shape), axis=(2, 5))
+    return means - xp.mean(means, axis=(2, 4), keepdims=True)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class PhaseDeviations(keras.layers.Layer):
+    """``phase_deviations`` of its input, as a layer of the combined model (``--grid-weight``)."""
+
+    def __init__(self, period=4, tile=16, **kwargs):
+        super().__init__(**kwargs)
+        self.period = int(period)
+        self.tile = int(tile)
+
+    def call(self, inputs):
+        return phase_deviations(inputs, self.period, self.tile)
+
+    def compute_output_shape(self, input_shape):
+        n, height, width, channels = input_shape
+        return (n, height // self.tile, self.period, width // self.tile, self.period, channels)
+
+    def get_config(self):
+        return {**super().get_config(), "period": self.period, "tile": self.tile}

@@ -32,7 +32,12 @@ CONTENT_LAYERS = {
     "vgg22": "block2_conv2",
     "vgg33": "block3_conv3",  # the student report's "9th layer" (layers[9] of Keras's VGG19)
     "vgg54": "block5_conv4",  # the paper's best: SRGAN-VGG54
+    # ESRGAN (Wang et al. 2018): the same layer before its ReLU. After the ReLU most of VGG54's
+    # maps are zero, so the loss sees little of the texture and of the brightness; before it,
+    # it sees both, and ESRGAN found sharper edges and truer brightness.
+    "vgg54-prerelu": "block5_conv4",
 }
+PRE_ACTIVATION = frozenset({"vgg54-prerelu"})
 FEATURE_SCALE = 1.0 / 12.75
 
 
@@ -115,7 +120,8 @@ def find_vgg_weights(path=None, *, download=True):
 def build_feature_extractor(layer="vgg54", weights_path=None, *, download=True):
     """Frozen VGG19 cut at ``layer`` (a key of CONTENT_LAYERS or a Keras layer name).
 
-    Input: RGB in [-1, 1], any size. Output: the layer's feature maps times 1/12.75.
+    Input: RGB in [-1, 1], any size. Output: the layer's feature maps times 1/12.75 (for the
+    ``PRE_ACTIVATION`` choices, before the layer's ReLU).
     """
     layer_name = CONTENT_LAYERS.get(layer, layer)
     weights = find_vgg_weights(weights_path, download=download)
@@ -127,7 +133,10 @@ def build_feature_extractor(layer="vgg54", weights_path=None, *, download=True):
     except ValueError:
         names = ", ".join(sorted(CONTENT_LAYERS))
         raise ValueError(f"unknown VGG layer {layer!r}; choose from {names}") from None
-    trunk = keras.Model(vgg.input, cut.output, name=f"vgg19_{layer_name}")
+    if layer in PRE_ACTIVATION:
+        trunk = keras.Model(vgg.input, _pre_activation(vgg, cut), name=f"vgg19_{layer}")
+    else:
+        trunk = keras.Model(vgg.input, cut.output, name=f"vgg19_{layer_name}")
     trunk.trainable = False
     image = keras.Input(shape=(None, None, 3), name="sr_or_hr")
     x = VGGPreprocess(name="vgg_preprocess", dtype="float32")(image)
@@ -136,3 +145,14 @@ def build_feature_extractor(layer="vgg54", weights_path=None, *, download=True):
     extractor = keras.Model(image, features, name=f"{layer}_features")
     extractor.trainable = False
     return extractor
+
+
+def _pre_activation(vgg, conv):
+    """``conv``'s output before its ReLU: Keras's VGG19 fuses the activation into each
+    Conv2D, so the layer is applied again as a linear copy with the same weights."""
+    linear = keras.layers.Conv2D(
+        conv.filters, conv.kernel_size, padding=conv.padding, name=f"{conv.name}_prerelu"
+    )
+    features = linear(conv.input)
+    linear.set_weights(conv.get_weights())
+    return features

@@ -104,3 +104,24 @@ def test_the_consistency_weight_is_the_gan_stages_and_not_negative():
         resolve_config("paper", "gan", {"consistency_weight": -1.0})
     with pytest.raises(UserError, match="for the gan stage"):
         resolve_config("paper", "pretrain", {"consistency_weight": 1.0})
+
+
+@pytest.mark.parametrize("name", ["pixel_weight", "grid_weight"])
+def test_the_new_loss_weights_are_the_gan_stages_and_not_negative_or_nan(name):
+    flag = name.replace("_", "-")
+    assert getattr(resolve_config("paper", "gan"), name) == 0.0  # off: the paper's loss
+    assert getattr(resolve_config("paper", "gan", {name: 30.0}), name) == 30.0
+    for bad in (-1.0, float("nan")):
+        with pytest.raises(UserError, match=f"{flag} must be 0 or more"):
+            resolve_config("paper", "gan", {name: bad})
+    with pytest.raises(UserError, match="for the gan stage"):
+        resolve_config("paper", "pretrain", {name: 1.0})
+
+
+def test_the_adversarial_loss_is_bce_unless_ragan_is_asked_for():
+    assert resolve_config("paper", "gan").adversarial == "bce"
+    assert resolve_config("report").adversarial == "bce"
+    assert resolve_config("paper", "gan", {"adversarial": "ragan"}).adversarial == "ragan"
+    with pytest.raises(UserError, match="unknown adversarial loss 'wgan'; choose from bce, ragan"):
+        resolve_config("paper", "gan", {"adversarial": "wgan"})
+    assert resolve_config("paper", "gan", {"content_loss": "vgg54-prerelu"}).content_loss

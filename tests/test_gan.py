@@ -49,3 +49,52 @@ def test_the_consistency_output_pools_g_of_lr_as_its_target_pools_hr():
     np.testing.assert_allclose(
         pooled_like_consistency(uniform, scale=2)[0, :, :, 0], [[2.5, 4.5], [10.5, 12.5]]
     )
+
+
+def softplus(x):
+    return np.log1p(np.exp(x))
+
+
+def test_the_relativistic_loss_compares_each_half_with_the_others_mean():
+    from models.gan import relativistic_bce, relativistic_fake_accuracy, relativistic_real_loss
+
+    logits = np.array([[2.0], [0.0], [1.5], [-1.0]], "float32")  # real: 2, 0; generated: 1.5, -1
+    relative = np.array([2.0, 0.0, 1.5, -1.0]) - np.array([0.25, 0.25, 1.0, 1.0])  # other's mean
+    d_labels = np.array([[1.0], [1.0], [0.0], [0.0]], "float32")
+    g_labels = 1.0 - d_labels
+    # BCE on logits: softplus(-z) for target 1, softplus(z) for target 0.
+    d_expected = [softplus(-relative[0]), softplus(-relative[1])]
+    d_expected += [softplus(relative[2]), softplus(relative[3])]
+    np.testing.assert_allclose(relativistic_bce(d_labels, logits), d_expected, rtol=1e-5)
+    g_expected = [softplus(relative[0]), softplus(relative[1])]
+    g_expected += [softplus(-relative[2]), softplus(-relative[3])]
+    np.testing.assert_allclose(relativistic_bce(g_labels, logits), g_expected, rtol=1e-5)
+    assert float(relativistic_real_loss(d_labels, logits)) == pytest.approx(
+        np.mean(d_expected[:2]), rel=1e-5
+    )
+    # Generated rows: relative 0.5 (said real: wrong) and -2 (said generated: right).
+    assert float(relativistic_fake_accuracy(d_labels, logits)) == 0.5
+
+
+def test_the_relativistic_combined_model_sees_d_on_hr_then_on_g_of_lr():
+    import keras
+
+    from models.discriminator import build_discriminator
+    from models.gan import gan_inputs, gan_targets
+    from models.generator import build_generator
+
+    keras.utils.set_random_seed(0)
+    generator, discriminator = build_generator(blocks=1), build_discriminator(32, logits=True)
+    compile_discriminator(discriminator, adversarial="ragan")
+    gan = build_gan(generator, discriminator, adversarial="ragan", grid_weight=2.0)
+    assert gan.output_names == ["content", "adversarial", "grid"]
+    rng = np.random.default_rng(0)
+    lr = rng.uniform(size=(2, 8, 8, 3)).astype("float32")
+    hr = rng.uniform(-1, 1, size=(2, 32, 32, 3)).astype("float32")
+    _, validity, grid = gan.predict_on_batch(gan_inputs(gan, lr, hr))
+    sr = generator.predict_on_batch(lr)
+    np.testing.assert_allclose(validity[:2], discriminator.predict_on_batch(hr), atol=1e-5)
+    np.testing.assert_allclose(validity[2:], discriminator.predict_on_batch(sr), atol=1e-5)
+    targets = gan_targets(gan, hr, hr)
+    np.testing.assert_array_equal(targets[1][:, 0], [0, 0, 1, 1])
+    assert targets[2].shape == grid.shape == (2, 2, 4, 2, 4, 3)

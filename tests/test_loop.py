@@ -31,14 +31,13 @@ def changed(before, after):
     return {name for name in before if not np.array_equal(before[name], after[name])}
 
 
-def tiny_networks(feature_extractor=None, consistency_weight=0.0):
+def tiny_networks(feature_extractor=None, adversarial="bce", **weights):
+    """``weights``: build_gan's consistency_weight, pixel_weight, grid_weight."""
     keras.utils.set_random_seed(0)
     generator = build_generator(blocks=1)
-    discriminator = build_discriminator(32)
-    compile_discriminator(discriminator)
-    gan = build_gan(
-        generator, discriminator, feature_extractor, consistency_weight=consistency_weight
-    )
+    discriminator = build_discriminator(32, logits=adversarial == "ragan")
+    compile_discriminator(discriminator, adversarial=adversarial)
+    gan = build_gan(generator, discriminator, feature_extractor, adversarial=adversarial, **weights)
     return Networks(generator, discriminator, feature_extractor, gan)
 
 
@@ -78,7 +77,7 @@ def assert_d_learns_and_is_frozen_in_g_step(networks):
         g_moved = changed(g_before, g_after)
         assert any("kernel" in name for name in g_moved), "G did not learn"
         assert all(np.isfinite(v) for v in losses.values())
-        consistency = {"g_consistency"} if len(networks.gan.outputs) == 3 else set()
+        extras = {f"g_{name}" for name in networks.gan.output_names[2:]}
         assert (
             set(losses)
             == {
@@ -90,7 +89,7 @@ def assert_d_learns_and_is_frozen_in_g_step(networks):
                 "g_content",
                 "g_adversarial",
             }
-            | consistency
+            | extras
         )
     return losses
 
@@ -106,10 +105,36 @@ def test_same_with_the_consistency_term_whose_weight_enters_the_total():
     assert losses["g_total"] == pytest.approx(expected, rel=1e-4)
 
 
+@pytest.mark.parametrize(
+    ("weights", "term"), [({"pixel_weight": 0.5}, "g_pixel"), ({"grid_weight": 3.0}, "g_grid")]
+)
+def test_same_with_each_extra_term_whose_weight_enters_the_total(weights, term):
+    losses = assert_d_learns_and_is_frozen_in_g_step(tiny_networks(**weights))
+    assert losses[term] > 0
+    (weight,) = weights.values()
+    expected = losses["g_content"] + 1e-3 * losses["g_adversarial"] + weight * losses[term]
+    assert losses["g_total"] == pytest.approx(expected, rel=1e-4)
+
+
+def test_same_with_the_relativistic_gan():
+    networks = tiny_networks(adversarial="ragan")
+    assert networks.discriminator.output.name != "probability"
+    assert_d_learns_and_is_frozen_in_g_step(networks)
+
+
 def test_same_with_a_vgg_content_loss(vgg_weights):
     from models.vgg import build_feature_extractor
 
     networks = tiny_networks(build_feature_extractor("vgg22", vgg_weights))
+    vgg_before = weights_of(networks.feature_extractor)
+    assert_d_learns_and_is_frozen_in_g_step(networks)
+    assert not changed(vgg_before, weights_of(networks.feature_extractor))
+
+
+def test_same_with_vgg_features_before_the_relu(vgg_weights):
+    from models.vgg import build_feature_extractor
+
+    networks = tiny_networks(build_feature_extractor("vgg54-prerelu", vgg_weights))
     vgg_before = weights_of(networks.feature_extractor)
     assert_d_learns_and_is_frozen_in_g_step(networks)
     assert not changed(vgg_before, weights_of(networks.feature_extractor))
@@ -251,6 +276,36 @@ def assert_same_final_state(run_a, run_b, models=("generator",)):
     for name in opt_a:
         for key in opt_a[name]:
             np.testing.assert_array_equal(opt_a[name][key], opt_b[name][key])
+
+
+def test_a_resumed_run_with_every_new_gan_option_equals_an_uninterrupted_one(
+    photo_folder, tmp_path, vgg_weights
+):
+    """The relativistic GAN, VGG54 before the ReLU, the L1 pixel and the grid terms at once:
+    interrupted mid-epoch and resumed, the same weights, optimiser states and losses."""
+    options = {
+        "adversarial": "ragan",
+        "content_loss": "vgg54-prerelu",
+        "vgg_weights": str(vgg_weights),
+        "pixel_weight": 0.5,
+        "grid_weight": 3.0,
+        "consistency_weight": 1.0,
+    }
+    config = tiny_config(photo_folder, tmp_path, **options)
+    straight = train(config, run_dir=tmp_path / "straight", progress=False)
+
+    def interrupt(trainer, step, losses):
+        if step == 4:
+            raise KeyboardInterrupt
+
+    with pytest.raises(Interrupted):
+        train(config, run_dir=tmp_path / "resumed", progress=False, on_step=interrupt)
+    resumed = train(config, run_dir=tmp_path / "resumed", resume=True, progress=False)
+    assert resumed.step == straight.step == 6
+    assert_same_final_state(straight.run_dir, resumed.run_dir, ("generator", "discriminator"))
+    history = read_history(resumed.run_dir)
+    assert {"g_pixel", "g_grid", "g_consistency"} <= set(history[0])
+    assert [r["g_total"] for r in history] == [r["g_total"] for r in read_history(straight.run_dir)]
 
 
 @pytest.fixture(scope="module")

@@ -125,3 +125,13 @@ def test_extractor_is_frozen_imagenet_vgg_with_preprocessing_inside(vgg_weights)
 def test_unknown_layer_is_refused(vgg_weights):
     with pytest.raises(ValueError, match="unknown VGG layer"):
         build_feature_extractor("vgg99", vgg_weights)
+
+
+def test_features_before_the_relu_are_vgg54_once_the_relu_is_applied(vgg_weights):
+    before = build_feature_extractor("vgg54-prerelu", vgg_weights)
+    after = build_feature_extractor("vgg54", vgg_weights)
+    assert before.trainable_weights == []
+    rgb = np.random.default_rng(1).uniform(-1, 1, size=(1, 48, 48, 3)).astype("float32")
+    pre = before.predict_on_batch(rgb)
+    assert pre.shape == (1, 3, 3, 512) and pre.min() < 0  # negative values the ReLU would drop
+    np.testing.assert_allclose(np.maximum(pre, 0), after.predict_on_batch(rgb), atol=1e-4)

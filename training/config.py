@@ -10,12 +10,14 @@ import dataclasses
 import json
 from pathlib import Path
 
+from models.gan import ADVERSARIAL_LOSSES
 from models.precision import PRECISIONS
+from models.vgg import CONTENT_LAYERS
 from runtime.errors import UserError
 from training.schedules import SCHEDULES
 
 STAGES = ("pretrain", "gan")
-CONTENT_LOSSES = ("vgg54", "vgg22", "vgg33", "mse")
+CONTENT_LOSSES = (*CONTENT_LAYERS, "mse")
 PIXEL_LOSSES = ("mse", "l1")
 PAIR_MODES = ("resize", "crop")
 SCALE = 4
@@ -106,13 +108,16 @@ class Config:
     lr_decay_step: int | None = None  # --lr-decay-step: learning rate x0.1 from this step on
     warmup_steps: int = 0  # --warmup-steps (cosine): linear warm-up to --learning-rate
     min_learning_rate: float = 0.0  # --min-learning-rate (cosine): the rate at the last step
-    content_loss: str = "vgg54"  # --content-loss: vgg54 | vgg22 | vgg33 | mse
+    content_loss: str = "vgg54"  # --content-loss: vgg54 | vgg22 | vgg33 | vgg54-prerelu | mse
     pixel_loss: str = "mse"  # --pixel-loss (pretrain): mse (the paper's) | l1
     # --ema DECAY: validate and save the generator's exponential moving average (None: off).
     ema: float | None = None
+    adversarial: str = "bce"  # --adversarial: bce (the paper's) | ragan (ESRGAN's)
     adversarial_weight: float = 1e-3  # --adversarial-weight
     # --consistency-weight (GAN stage; 0: the paper's loss): MSE of G(LR) and HR pooled 4x4.
     consistency_weight: float = 0.0
+    pixel_weight: float = 0.0  # --pixel-weight (GAN stage; 0: off): L1 of G(LR) and HR
+    grid_weight: float = 0.0  # --grid-weight (GAN stage; 0: off): MSE of sub-pixel phase means
     label_noise: float = 0.0  # --label-noise: real labels drawn from [1 - noise, 1]
     init_generator: str | None = None  # --init-generator: weights to start the GAN stage from
     vgg_weights: str | None = None  # --vgg-weights
@@ -191,10 +196,17 @@ def validate(config, *, check_paths=True):
         )
     if config.pixel_loss != "mse" and config.stage != "pretrain":
         raise UserError("--pixel-loss is for the pretrain stage; the GAN stage's is --content-loss")
-    if config.consistency_weight < 0:
-        raise UserError(f"--consistency-weight must be 0 or more; got {config.consistency_weight}")
-    if config.consistency_weight and config.stage != "gan":
-        raise UserError("--consistency-weight is for the gan stage (pretraining is pixel MSE)")
+    if config.adversarial not in ADVERSARIAL_LOSSES:
+        raise UserError(
+            f"unknown adversarial loss {config.adversarial!r}; "
+            f"choose from {', '.join(ADVERSARIAL_LOSSES)}"
+        )
+    for name in ("consistency_weight", "pixel_weight", "grid_weight"):
+        flag, value = f"--{name.replace('_', '-')}", getattr(config, name)
+        if not value >= 0:  # NaN too
+            raise UserError(f"{flag} must be 0 or more; got {value}")
+        if value and config.stage != "gan":
+            raise UserError(f"{flag} is for the gan stage (pretraining is a pixel loss)")
     if config.ema is not None and not 0 < config.ema < 1:
         raise UserError(f"--ema must be in (0, 1), e.g. 0.999; got {config.ema}")
     if config.pairs not in PAIR_MODES:

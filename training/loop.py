@@ -34,7 +34,7 @@ from data.catalog import data_dir as resolve_data_dir
 from data.pairs import PairSource, Prefetcher, validation_pairs
 from data.resolve import resolve_training_set
 from evaluation.perceptual import require_lpips_weights
-from models.gan import discriminator_trainable, pooled_like_consistency
+from models.gan import discriminator_trainable, gan_inputs, gan_targets
 from models.precision import PRECISIONS, choose_precision, float32_copy
 from runtime import atomic
 from runtime.errors import UserError
@@ -100,22 +100,20 @@ def gan_step(networks, lr, hr, real, predict=None):
         content_target = predict(networks.feature_extractor, hr)
     else:
         content_target = hr
-    targets = [content_target, np.ones_like(real)]
-    if len(networks.gan.outputs) == 3:  # --consistency-weight
-        targets.append(pooled_like_consistency(hr))
+    gan = networks.gan
+    targets = gan_targets(gan, hr, content_target)
     with discriminator_trainable(discriminator, False):
-        result = networks.gan.train_on_batch(lr, targets, return_dict=True)
+        result = gan.train_on_batch(gan_inputs(gan, lr, hr), targets, return_dict=True)
     losses = {
         "d_real": float(d["real_loss"]),
         "d_fake": float(d["fake_loss"]),
         "d_real_accuracy": float(d["real_accuracy"]),
         "d_fake_accuracy": float(d["fake_accuracy"]),
         "g_total": float(result["loss"]),
-        "g_content": float(result["content_loss"]),
-        "g_adversarial": float(result["adversarial_loss"]),
     }
-    if "consistency_loss" in result:
-        losses["g_consistency"] = float(result["consistency_loss"])
+    # g_content, g_adversarial, then the extra terms the run has (g_consistency, g_pixel,
+    # g_grid): one column each in history.csv.
+    losses.update({f"g_{name}": float(result[f"{name}_loss"]) for name in gan.output_names})
     return losses
 
 

@@ -105,8 +105,14 @@ def _build_networks(config):
             ema=config.ema,
         )
         return Networks(generator)
-    discriminator = build_discriminator(config.hr_size)
-    compile_discriminator(discriminator, learning_rate=config.learning_rate, beta_1=config.beta_1)
+    relativistic = config.adversarial == "ragan"
+    discriminator = build_discriminator(config.hr_size, logits=relativistic)
+    compile_discriminator(
+        discriminator,
+        learning_rate=config.learning_rate,
+        beta_1=config.beta_1,
+        adversarial=config.adversarial,
+    )
     extractor = None
     if config.content_loss != "mse":
         weights = require_vgg_weights(config.vgg_weights)
@@ -117,8 +123,11 @@ def _build_networks(config):
         extractor,
         learning_rate=config.learning_rate,
         beta_1=config.beta_1,
+        adversarial=config.adversarial,
         adversarial_weight=config.adversarial_weight,
         consistency_weight=config.consistency_weight,
+        pixel_weight=config.pixel_weight,
+        grid_weight=config.grid_weight,
         ema=config.ema,
     )
     return Networks(generator, discriminator, extractor, gan)

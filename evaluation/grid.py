@@ -1,0 +1,70 @@
+"""How strongly an upscaled image sits on the 4-pixel grid of its generator's pixel shuffle.
+
+A x4 sub-pixel generator makes each output pixel from one of 16 phase-specific filters
+((row mod 4, column mod 4)); when the 16 disagree, as a GAN's texture lets them, the image
+carries a regular dot pattern with a 4-pixel period, the checkerboard artefact (Odena et al.
+2016, "Deconvolution and Checkerboard Artifacts"). Such a pattern puts its power at exactly
+the frequencies (k/4, l/4) cycles per pixel, while a natural photo's spectrum is smooth there.
+
+The measure: the luma (BT.601) of the image, the same border shave as PSNR, cropped to a
+multiple of 4, minus its mean, times a 2-D Hann window; its FFT power at each of the 15 grid
+frequencies other than (0, 0) over the median power of the ring of bins 2 to 3 away from it
+(Chebyshev distance, 40 bins), as log10; the mean of the 15. About 0 or below for photos
+(their spectrum falls off, so a peak's own bin is no brighter than its neighbours), about 2
+when grid peaks stand 100x above their surroundings. Lower is better; the HR image's own score
+is the floor a generator can aim for.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from data.matlab_functions import rgb_to_y
+from evaluation.metrics import shave
+
+PERIOD = 4
+RING = (2, 3)  # the neighbours' Chebyshev distances from a grid bin, in FFT bins
+# The smallest side scored: the ring of the lowest grid frequency must stay clear of DC.
+MIN_SIDE = 32
+TINY = 1e-20  # a flat image has no power anywhere: its ratios are 1 (log 0), not NaN
+
+
+def ring_offsets(inner=RING[0], outer=RING[1]):
+    return [
+        (du, dv)
+        for du in range(-outer, outer + 1)
+        for dv in range(-outer, outer + 1)
+        if inner <= max(abs(du), abs(dv)) <= outer
+    ]
+
+
+def grid_peaks(image, *, period=PERIOD, crop_border=0) -> np.ndarray:
+    """log10(power / ring median) at each grid frequency, a (period, period) array with NaN at
+    (0, 0); all NaN for an image smaller than ``MIN_SIDE`` after the shave."""
+    luma = rgb_to_y(shave(np.asarray(image), crop_border))
+    height, width = (side - side % period for side in luma.shape)
+    peaks = np.full((period, period), np.nan)
+    if min(height, width) < MIN_SIDE:
+        return peaks
+    luma = luma[:height, :width]
+    window = np.outer(np.hanning(height), np.hanning(width))
+    power = np.abs(np.fft.fft2((luma - luma.mean()) * window)) ** 2
+    offsets = ring_offsets()
+    for k in range(period):
+        for m in range(period):
+            if k == m == 0:
+                continue
+            u, v = k * height // period, m * width // period
+            ring = [power[(u + du) % height, (v + dv) % width] for du, dv in offsets]
+            peaks[k, m] = math.log10((power[u, v] + TINY) / (float(np.median(ring)) + TINY))
+    return peaks
+
+
+def grid_score(image, *, period=PERIOD, crop_border=0) -> float:
+    """The mean of ``grid_peaks`` over the grid frequencies: higher, a more visible grid."""
+    peaks = grid_peaks(image, period=period, crop_border=crop_border)
+    if np.all(np.isnan(peaks)):
+        return math.nan
+    return float(np.nanmean(peaks))
