@@ -83,6 +83,97 @@ def run_recipe(name, steps, train_dir, out, init):
         raise SystemExit(f"{name}: train.py exited with {result.returncode}; see {log.name}")
 
 
+def finished(names, out):
+    return [name for name in names if (Path(out) / name / "generator.keras").is_file()]
+
+
+def generators(names, out, init):
+    """(label, recipe, weights, path): the starting SRResNet, then each recipe's EMA average
+    (``generator.keras``) and raw weights (the last checkpoint's ``generator_raw.keras``)."""
+    from training.checkpoints import latest_checkpoint
+
+    rows = [("start", "start", "SRResNet", Path(init))]
+    for name in names:
+        run_dir = Path(out) / name
+        rows.append((f"{name} EMA", name, "EMA", run_dir / "generator.keras"))
+        raw = latest_checkpoint(run_dir) / "generator_raw.keras"
+        if raw.is_file():
+            rows.append((f"{name} raw", name, "raw", raw))
+    return rows
+
+
+DATASETS = ("Set5", "Set14")
+METRICS = ("psnr_y", "ssim_y", "lpips", "grid")
+
+
+def score(names, out, init, data_dir):
+    """Every generator on Set5 and Set14 in float32: {label: {dataset: {metric: mean}}}, with
+    bicubic, and the table rows."""
+    from evaluation.benchmark import evaluate, load_methods, resolve_datasets
+    from evaluation.perceptual import perceptual_metrics
+    from evaluation.runs import step_seconds
+
+    listed = generators(names, out, init)
+    methods = load_methods([f"{label}={path}" for label, _, _, path in listed])
+    datasets = resolve_datasets(list(DATASETS), data_dir)
+    perceptual = perceptual_metrics(lpips=True, grid=True)
+    evaluation = evaluate(methods, datasets, progress=False, perceptual=perceptual)
+    means = {
+        method.name: {d: {m: evaluation.mean(method.name, d, m) for m in METRICS} for d in DATASETS}
+        for method in methods
+    }
+    rows = []
+    for label, recipe, weights, _ in [("Bicubic", "bicubic", "–", None), *listed]:
+        seconds = (
+            "–" if recipe in ("bicubic", "start") else f"{step_seconds(Path(out) / recipe):.2f}"
+        )
+        row = [recipe, weights, seconds]
+        for dataset in DATASETS:
+            cell = means[label][dataset]
+            row += [f"{cell['psnr_y']:.2f} / {cell['ssim_y']:.4f}", f"{cell['lpips']:.4f}"]
+            row.append(f"{cell['grid']:.2f}")
+        rows.append(row)
+    return means, rows
+
+
+def verdicts(names, means):
+    """One line per recipe: its better generator (lower Set14 LPIPS among those with Set5
+    PSNR-Y at least bicubic's) against today's, and whether it meets the issue's targets."""
+    bicubic = means["Bicubic"]["Set5"]["psnr_y"]
+    lines = []
+    best = {}
+    for name in names:
+        candidates = [label for label in means if label.startswith(f"{name} ")]
+        admissible = [c for c in candidates if means[c]["Set5"]["psnr_y"] >= bicubic] or candidates
+        best[name] = min(admissible, key=lambda label: means[label]["Set14"]["lpips"])
+    for name in names:
+        label = best[name]
+        set5, set14 = means[label]["Set5"], means[label]["Set14"]
+        line = (
+            f"{name} ({label.split()[-1]}): Set5 {set5['psnr_y']:.2f} dB / LPIPS "
+            f"{set5['lpips']:.4f}, Set14 LPIPS {set14['lpips']:.4f}, Set14 grid {set14['grid']:.2f}"
+        )
+        if name != "today" and "today" in best:
+            base = means[best["today"]]
+            line += (
+                f"; against today: Set14 LPIPS {set14['lpips'] - base['Set14']['lpips']:+.4f}, "
+                f"grid {set14['grid'] - base['Set14']['grid']:+.2f}, "
+                f"Set5 PSNR-Y {set5['psnr_y'] - base['Set5']['psnr_y']:+.2f} dB"
+            )
+        met = (
+            set5["psnr_y"] >= bicubic
+            and set5["lpips"] <= TARGETS["set5_lpips"]
+            and set14["lpips"] <= TARGETS["set14_lpips"]
+            and set14["grid"] <= TARGETS["set14_grid"]
+        )
+        lines.append(line + ("; meets every target" if met else ""))
+    return lines
+
+
+# The issue's targets for the shipped SRGAN (Set5 PSNR-Y at least bicubic's as well).
+TARGETS = {"set5_lpips": 0.12, "set14_lpips": 0.21, "set14_grid": 0.5}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=1500)
@@ -101,6 +192,27 @@ def main(argv=None):
     print(describe_cpu(), flush=True)
     for name in args.only:
         run_recipe(name, args.steps, args.train_dir, args.out, args.init)
+    if args.no_score:
+        return
+    names = finished(args.only, args.out)
+    if not names:
+        raise SystemExit("no recipe has finished its run yet; nothing to score")
+
+    from evaluation.tables import markdown_table
+
+    means, rows = score(names, args.out, args.init, args.data_dir)
+    header = ["recipe", "weights", "s/step"]
+    for dataset in DATASETS:
+        header += [f"{dataset} PSNR / SSIM", f"{dataset} LPIPS", f"{dataset} Grid"]
+    print(
+        f"\n{args.steps} GAN steps each from {args.init}, batch 16, HR 96, seed 0; {describe_cpu()}"
+    )
+    print(markdown_table(header, rows))
+    print()
+    for name in names:
+        print(f"- {name}: {RECIPES[name][0]}")
+    print()
+    print("\n".join(f"- {line}" for line in verdicts(names, means)))
 
 
 if __name__ == "__main__":
