@@ -7,12 +7,18 @@ Prints, for the full-size models (16 blocks, batch 16, HR 96, VGG54):
   3. train.py end to end (training.loop.train on the embedded sample photos) over 50 steps of
      each stage, from the per-step timestamps in history.csv, tracing steps excluded.
 
+With ``--profile``: the GAN step taken apart, each part timed alone the way gan_step calls it
+(G's forward pass, D's step on real and fake, VGG on HR, the combined model's step, the
+targets, the data loader's batch), beside the whole GAN step and the pretraining step, in the
+``auto`` precision; it prints milliseconds per part and the GAN/pretraining ratio.
+
 With ``--precision``: the raw steps of both stages in float32 and in the ``auto`` choice (or
 the precisions given), built side by side in one process and timed in alternating rounds, so
 a change in the machine's load counts against both; it prints each round and the ratios.
 
     python benchmarks/train_benchmark.py [--steps 50] [--vgg-weights PATH]
     python benchmarks/train_benchmark.py --precision [float32 auto] [--rounds 3]
+    python benchmarks/train_benchmark.py --profile [--raw-steps 10] [--consistency-weight 10]
 """
 
 import argparse
@@ -94,6 +100,76 @@ def compare_precisions(args, lr, hr):
             )
 
 
+def timed(part, repeats):
+    """Median seconds of ``part()`` over ``repeats`` calls after the warm-up."""
+    for _ in range(WARMUP):
+        part()
+    seconds = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        part()
+        seconds.append(time.perf_counter() - started)
+    return float(np.median(seconds))
+
+
+def profile_gan_step(args, lr, hr):
+    """Each part of training.loop.gan_step timed alone, in the order the step runs them."""
+    from data.catalog import data_dir
+    from data.pairs import PairSource
+    from data.resolve import resolve_training_set
+    from models.gan import discriminator_trainable, gan_inputs, gan_targets
+
+    overrides = {"vgg_weights": args.vgg_weights, "consistency_weight": args.consistency_weight}
+    config = resolve_config("paper", "gan", overrides)
+    print(f"{describe_cpu()}; precision {choose_precision(config.precision)}", flush=True)
+    n = args.raw_steps
+    pretraining = build_networks(resolve_config("paper", "pretrain"))
+    first = "pretraining step (G alone, for the ratio)"
+    parts = {first: timed(lambda: pretrain_step(pretraining, lr, hr), n)}
+    del pretraining
+    networks = build_networks(config)
+    generator, discriminator = networks.generator, networks.discriminator
+    real = real_labels(config, 0, len(hr))
+    gan_step(networks, lr, hr, real)  # traces every function once
+    sr = generator.predict_on_batch(lr)
+    images = np.concatenate([hr, np.asarray(sr, hr.dtype)])
+    labels = np.concatenate([real, np.zeros_like(real)])
+    content = networks.feature_extractor.predict_on_batch(hr)
+    targets = gan_targets(networks.gan, hr, content)
+
+    def d_step():
+        with discriminator_trainable(discriminator, True):
+            discriminator.train_on_batch(images, labels)
+
+    def g_step():
+        with discriminator_trainable(discriminator, False):
+            networks.gan.train_on_batch(gan_inputs(networks.gan, lr, hr), targets)
+
+    parts["G forward (SR for D's step)"] = timed(lambda: generator.predict_on_batch(lr), n)
+    parts["D step (real + fake, 32 images)"] = timed(d_step, n)
+    parts["VGG on HR (content target)"] = timed(
+        lambda: networks.feature_extractor.predict_on_batch(hr), n
+    )
+    parts["targets (numpy)"] = timed(lambda: gan_targets(networks.gan, hr, content), n)
+    parts["combined step (G + VGG on SR + D frozen)"] = timed(g_step, n)
+    dataset = resolve_training_set("sample", data_dir(os.environ.get("SRGAN_DATA_DIR")))
+    with tempfile.TemporaryDirectory() as cache:
+        source = PairSource(
+            dataset.train, mode="crop", hr_size=96, cache_dir=cache, augment=True, progress=False
+        )
+        parts["data: one batch (loader thread, overlapped)"] = timed(
+            lambda: source.batch(0, 0, 0, len(hr)), n
+        )
+    whole = timed(lambda: gan_step(networks, lr, hr, real), n)
+    pretraining = parts[first]
+    for name, seconds in parts.items():
+        print(f"{name:45s} {seconds * 1000:8.1f} ms")
+    inside = sum(v for k, v in parts.items() if not k.startswith(("pretraining", "data")))
+    print(f"{'sum of the parts gan_step runs':45s} {inside * 1000:8.1f} ms")
+    print(f"{'whole GAN step (training.loop.gan_step)':45s} {whole * 1000:8.1f} ms")
+    print(f"GAN step / pretraining step: {whole / pretraining:.2f}x (target: at most 3.5x)")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=50)
@@ -107,11 +183,16 @@ def main():
     )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--stages", nargs="+", default=["pretrain", "gan"])
+    parser.add_argument("--profile", action="store_true", help="the GAN step taken apart")
+    parser.add_argument("--consistency-weight", type=float, default=10.0, help="with --profile")
     args = parser.parse_args()
     batch = 16
     rng = np.random.default_rng(0)
     lr = rng.uniform(size=(batch, 24, 24, 3)).astype("float32")
     hr = rng.uniform(-1, 1, size=(batch, 96, 96, 3)).astype("float32")
+    if args.profile:
+        profile_gan_step(args, lr, hr)
+        return
     if args.precision is not None:
         args.precision = args.precision or ["float32", "auto"]
         compare_precisions(args, lr, hr)

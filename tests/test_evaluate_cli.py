@@ -48,26 +48,29 @@ def test_the_bicubic_baseline_is_printed_with_the_papers_figures(shared_datasets
     assert seconds < 20  # about 1.5 s: numpy only, TensorFlow is never imported for bicubic
 
 
-def test_lpips_and_niqe_are_printed_beside_psnr(shared_datasets, capsys):
+def test_lpips_niqe_and_the_grid_are_printed_beside_psnr(shared_datasets, capsys):
     from data.matlab_functions import bicubic_upscale, modcrop
+    from evaluation.grid import grid_score
     from evaluation.niqe import niqe
     from evaluation.perceptual import lpips_score
 
     argv = ["--datasets", "Set5", "--data-dir", str(shared_datasets), "--no-progress"]
     assert evaluate.main([*argv, "--niqe", "--paper"]) == 0
     out = capsys.readouterr().out
-    assert "| Method | Set5 PSNR / SSIM | Set5 LPIPS | Set5 NIQE |" in out
+    assert "| Method | Set5 PSNR / SSIM | Set5 LPIPS | Set5 NIQE | Set5 Grid |" in out
     assert "lower is better" in out
-    psnr_ssim, lpips, niqe_cell = table_row(out, "Bicubic")
+    psnr_ssim, lpips, niqe_cell, grid_cell = table_row(out, "Bicubic")
     assert pair(psnr_ssim)[0] == pytest.approx(28.43, abs=0.005)
-    assert table_row(out, "SRGAN (Ledig et al.)") == ["29.40 / 0.8472", "–", "–"]
-    lpips_values, niqe_values = [], []
+    assert table_row(out, "SRGAN (Ledig et al.)") == ["29.40 / 0.8472", "–", "–", "–"]
+    lpips_values, niqe_values, grid_values = [], [], []
     for hr_path in sorted((shared_datasets / "Set5" / "HR").glob("*.png")):
         hr = modcrop(np.asarray(Image.open(hr_path)), 4)
         lr = np.asarray(Image.open(hr_path.parent.parent / f"LR_bicubic/X4/{hr_path.stem}x4.png"))
         sr = bicubic_upscale(lr)
         lpips_values.append(lpips_score(hr, sr, crop_border=4))
         niqe_values.append(niqe(sr, crop_border=4))
+        grid_values.append(grid_score(sr, crop_border=4))
+    assert float(grid_cell) == pytest.approx(np.mean(grid_values), abs=0.006)
     assert float(lpips) == pytest.approx(np.mean(lpips_values), abs=6e-5)
     assert float(niqe_cell) == pytest.approx(np.mean(niqe_values), abs=0.006)
     assert 0.2 < float(lpips) < 0.5
@@ -155,7 +158,7 @@ def test_checkpoints_can_be_scored_on_a_shared_benchmark(runs, photo_folder, tmp
     assert evaluate.main([*argv, "--json", str(tmp_path / "r.json")]) == 0
     out = capsys.readouterr().out
     report = out[out.index("Training runs") :]
-    assert "| bench PSNR / SSIM | bench LPIPS | Run |" in report
+    assert "| bench PSNR / SSIM | bench LPIPS | bench Grid | Run |" in report
     assert "Ranked by bench benchmark LPIPS, lowest first" in report
     rows = [line for line in report.splitlines() if line.startswith(("| Pixel", "| UpSampling2D"))]
     assert len(rows) == 4
@@ -201,7 +204,7 @@ def test_generators_get_a_row_each_after_bicubic_with_images_figure_and_files(
     names = ["Bicubic", "pixelshuffle", "resize", "upsampling-step2"]
     printed = [line.split("|")[1].strip() for line in out.splitlines() if line.startswith("| ")]
     assert printed[1:] == names  # [0] is the header
-    assert len(table_row(out, "resize")) == 3  # PSNR / SSIM, LPIPS, and --rgb's PSNR-RGB
+    assert len(table_row(out, "resize")) == 4  # PSNR / SSIM, LPIPS, Grid, --rgb's PSNR-RGB
     assert Image.open(tmp_path / "pd.png").size[0] > 300
 
     for name in names:
