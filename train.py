@@ -18,8 +18,9 @@ from training.config import (
     PIXEL_LOSSES,
     PRESETS,
     STAGES,
-    Config,
+    read_config,
     resolve_config,
+    validate,
 )
 from training.schedules import SCHEDULES
 
@@ -162,16 +163,34 @@ def config_from_args(args, argv, *, check_paths=True):
     return resolve_config(args.preset, args.stage, overrides, check_paths=check_paths)
 
 
-def resumed_config(args):
+# What --resume takes beside it: where the run is, how long it goes on, and where this
+# machine keeps the data and the VGG19 file. Everything else is the run's config.json.
+RESUME_FLAGS = {"--resume", "--run-dir", "--epochs", "--no-progress", "--data-dir", "--vgg-weights"}
+
+
+def given_flags(argv):
+    return [arg.split("=", 1)[0] for arg in argv if arg.startswith("--")]
+
+
+def resumed_config(args, argv=()):
     run_dir = Path(args.resume if isinstance(args.resume, str) else args.run_dir or "")
     if not str(run_dir) or str(run_dir) == ".":
         raise UserError("--resume needs a run directory: --resume RUN_DIR")
+    refused = sorted({flag for flag in given_flags(argv) if flag not in RESUME_FLAGS})
+    if refused:
+        raise UserError(
+            f"--resume continues the run as its config.json says; {', '.join(refused)} cannot "
+            "change it (only --epochs, --data-dir and --vgg-weights can): start a new run with "
+            "--init-generator to train on from it differently"
+        )
     config_file = run_dir / "config.json"
     if not config_file.is_file():
         raise UserError(f"nothing to resume: {config_file} does not exist")
-    config = Config.from_json(config_file.read_text())
-    if args.epochs is not None:
-        config.epochs = args.epochs  # the one value a resume may change: train for longer
+    config = read_config(config_file)
+    for flag in ("epochs", "data_dir", "vgg_weights"):
+        if getattr(args, flag) is not None:
+            setattr(config, flag, getattr(args, flag))
+    validate(config, check_paths=False)  # --epochs -1 is refused as for a new run
     return config, run_dir
 
 
@@ -188,7 +207,7 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     if args.resume:
-        config, run_dir = resumed_config(args)
+        config, run_dir = resumed_config(args, argv)
     else:
         config = config_from_args(args, argv)
         run_dir = None

@@ -1,5 +1,6 @@
 import json
 import os
+import re
 
 import keras
 import numpy as np
@@ -78,3 +79,56 @@ def test_optimizer_of_another_shape_is_refused(tmp_path):
         checkpoints.restore_optimizer(
             other.optimizer, other.trainable_variables, arrays["generator"]
         )
+
+
+def saved_twice(tmp_path):
+    generator = trained_generator()
+    for step in (3, 6):
+        checkpoints.save_checkpoint(
+            tmp_path,
+            step=step,
+            models={"generator": generator, "discriminator": generator},
+            optimizers={"generator": generator.optimizer},
+            state={"epoch": step // 3},
+        )
+    return tmp_path / "checkpoints" / "step_0000003", tmp_path / "checkpoints" / "step_0000006"
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (lambda c: os.truncate(c / "generator.keras", 1000), "generator.keras unreadable"),
+        (lambda c: os.truncate(c / "discriminator.keras", 5000), "discriminator.keras"),
+        (lambda c: os.truncate(c / "optimizers.npz", 100), "optimizers.npz unreadable"),
+        (lambda c: (c / "state.json").write_text("{not json"), "state.json unreadable"),
+        (lambda c: (c / "state.json").write_text("[]"), "state.json holds no step"),
+        (lambda c: (c / "generator.keras").unlink(), "generator.keras is missing"),
+    ],
+)
+def test_a_damaged_checkpoint_is_named_and_the_one_before_it_taken(tmp_path, damage, reason):
+    older, newer = saved_twice(tmp_path)
+    checkpoints.verify_checkpoint(newer)  # intact as written
+    damage(newer)
+    with pytest.raises(checkpoints.DamagedCheckpoint, match=re.escape(reason)):
+        checkpoints.verify_checkpoint(newer)
+    seen = []
+    assert checkpoints.intact_checkpoint(tmp_path, lambda p, why: seen.append((p, why))) == older
+    assert len(seen) == 1 and seen[0][0] == newer and reason in seen[0][1]
+
+
+def test_a_flipped_byte_inside_a_weights_file_fails_its_crc(tmp_path):
+    _, newer = saved_twice(tmp_path)
+    path = newer / "generator.keras"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(checkpoints.DamagedCheckpoint, match=r"generator\.keras"):
+        checkpoints.verify_checkpoint(newer)
+
+
+def test_only_a_temporary_checkpoint_is_no_checkpoint(tmp_path):
+    (tmp_path / "checkpoints" / ".step_0000001.123.tmp").mkdir(parents=True)
+    assert not checkpoints.has_checkpoint(tmp_path)
+    assert checkpoints.intact_checkpoint(tmp_path) is None
+    saved_twice(tmp_path)
+    assert checkpoints.has_checkpoint(tmp_path)

@@ -1,6 +1,7 @@
 """The training loop on tiny models (1 residual block, 32 px HR) and a folder of real photos."""
 
 import csv
+import os
 
 import keras
 import numpy as np
@@ -306,6 +307,42 @@ def test_a_resumed_run_with_every_new_gan_option_equals_an_uninterrupted_one(
     history = read_history(resumed.run_dir)
     assert {"g_pixel", "g_grid", "g_consistency"} <= set(history[0])
     assert [r["g_total"] for r in history] == [r["g_total"] for r in read_history(straight.run_dir)]
+
+
+def test_resume_skips_a_damaged_newest_checkpoint_and_still_ends_where_a_straight_run_does(
+    straight_pretrain, tmp_path, capsys
+):
+    """Step 6's generator cut short: the resume names it, goes on from step 3 and reaches the
+    straight run's step-6 weights exactly (batches are functions of the step)."""
+    config, straight = straight_pretrain
+    run = tmp_path / "run"
+    train(config, run_dir=run, progress=False)
+    os.truncate(run / "checkpoints" / "step_0000006" / "generator.keras", 1000)
+    (run / "checkpoints" / "step_0000006" / "generator_raw.keras").unlink(missing_ok=True)
+    capsys.readouterr()
+    resumed = train(config, run_dir=run, resume=True, progress=False)
+    out = capsys.readouterr().out
+    assert "checkpoint step_0000006 is damaged (generator.keras unreadable" in out
+    assert resumed.step == 6
+    assert_same_final_state(straight.run_dir, run)
+    assert "damaged" in (run / "run.log").read_text()
+
+
+def test_a_run_killed_before_its_first_checkpoint_starts_over(straight_pretrain, tmp_path, capsys):
+    """Only a temporary checkpoint folder: --resume starts over from step 0 (saying so) and
+    so does the original command; both end where the straight run ends."""
+    config, straight = straight_pretrain
+    for resume in (True, False):
+        run = tmp_path / f"resume_{resume}"
+        (run / "checkpoints" / ".step_0000003.999.tmp").mkdir(parents=True)
+        (run / "config.json").write_text(config.to_json())
+        (run / "history.csv").write_text("step,epoch,seconds,g_mse\n0,0,1.0,9.9\n")
+        result = train(config, run_dir=run, resume=resume, progress=False)
+        assert result.step == 6
+        assert_same_final_state(straight.run_dir, run)
+        assert [row["step"] for row in read_history(run)] == [str(i) for i in range(6)]
+        assert not list((run / "checkpoints").glob(".step_*"))
+    assert "no complete checkpoint: starting it over from step 0" in capsys.readouterr().out
 
 
 @pytest.fixture(scope="module")

@@ -286,3 +286,32 @@ def test_the_real_command_prints_exactly_one_line_on_stderr():
         "error: unknown training set 'nope': use one of sample, DIV2K, Flickr2K, DF2K, "
         "or a path to a folder of images"
     ]
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("junk{", "is not a readable config"),
+        ("[1, 2, 3]", "holds list, not a config"),
+        ('{"blocks": "abc"}', "blocks is 'abc', which is not int"),
+        ('{"stage": "banana"}', "unknown stage 'banana'"),
+        ('{"ema": true}', "ema is True, which is not float or null"),
+    ],
+)
+def test_resume_refuses_a_broken_config_json_in_one_line(tmp_path, capsys, content, expected):
+    (tmp_path / "config.json").write_text(content)
+    assert run_main(["--resume", str(tmp_path)]) == 2
+    assert expected in one_error_line(capsys)
+
+
+def test_resume_validates_the_epochs_and_refuses_flags_it_would_ignore(tmp_path, capsys):
+    from training.config import resolve_config
+
+    (tmp_path / "config.json").write_text(resolve_config("paper", "pretrain").to_json())
+    assert run_main(["--resume", str(tmp_path), "--epochs", "-1"]) == 2
+    assert "--epochs must be at least 1" in one_error_line(capsys)
+    argv = ["--resume", str(tmp_path), "--learning-rate", "0.5", "--batch-size=3"]
+    assert run_main(argv) == 2
+    line = one_error_line(capsys)
+    assert "--batch-size, --learning-rate cannot change it" in line and "--init-generator" in line
+    assert "0.0001" in (tmp_path / "config.json").read_text()  # untouched

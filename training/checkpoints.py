@@ -15,6 +15,7 @@ restoring the weights, the optimisers and the step is enough for an exact resume
 import json
 import os
 import shutil
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -94,6 +95,64 @@ def latest_checkpoint(run_dir):
             return candidate
     complete = sorted(p for p in folder.glob("step_*") if (p / "state.json").exists())
     return complete[-1] if complete else None
+
+
+class DamagedCheckpoint(Exception):
+    """A checkpoint folder that is there but cannot be read back; the message says why."""
+
+
+def verify_checkpoint(path):
+    """Raise ``DamagedCheckpoint`` unless every file of the checkpoint reads back whole:
+    ``state.json`` a JSON object with an integer step, ``optimizers.npz`` and each ``.keras``
+    file a zip archive whose members pass their CRC check. A disk that filled up or a file
+    cut short after the rename would otherwise surface as a zip or JSON traceback mid-resume.
+    """
+    path = Path(path)
+    try:
+        state = json.loads((path / "state.json").read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise DamagedCheckpoint(f"state.json unreadable: {_reason(error)}") from None
+    if not isinstance(state, dict) or not isinstance(state.get("step"), int):
+        raise DamagedCheckpoint("state.json holds no step")
+    archives = [path / "optimizers.npz", *sorted(path.glob("*.keras"))]
+    if not (path / "generator.keras").is_file():
+        raise DamagedCheckpoint("generator.keras is missing")
+    for archive in archives:
+        try:
+            with zipfile.ZipFile(archive) as opened:
+                broken = opened.testzip()
+        except (OSError, zipfile.BadZipFile, EOFError) as error:
+            raise DamagedCheckpoint(f"{archive.name} unreadable: {_reason(error)}") from None
+        if broken is not None:
+            raise DamagedCheckpoint(f"{archive.name}: {broken} fails its CRC check")
+
+
+def _reason(error):
+    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return text[:120]
+
+
+def intact_checkpoint(run_dir, on_damaged=None):
+    """The newest checkpoint of a run that ``verify_checkpoint`` accepts, or None; each
+    damaged one newer than it is passed to ``on_damaged(path, reason)`` first."""
+    folder = Path(run_dir) / "checkpoints"
+    complete = sorted((p for p in folder.glob("step_*") if p.is_dir()), reverse=True)
+    for candidate in complete:
+        try:
+            verify_checkpoint(candidate)
+        except DamagedCheckpoint as damage:
+            if on_damaged is not None:
+                on_damaged(candidate, str(damage))
+            continue
+        return candidate
+    return None
+
+
+def has_checkpoint(run_dir):
+    """Whether a run directory holds a checkpoint that was completely written (renamed into
+    place): a folder with only a temporary one is a run killed before its first save."""
+    folder = Path(run_dir) / "checkpoints"
+    return any((p / "state.json").exists() for p in folder.glob("step_*"))
 
 
 def read_checkpoint(path):

@@ -8,6 +8,7 @@ so a run can be repeated or resumed from it alone.
 
 import dataclasses
 import json
+import types
 from pathlib import Path
 
 from models.gan import ADVERSARIAL_LOSSES
@@ -148,6 +149,44 @@ class Config:
             values["schedule"] = "step" if values.get("lr_decay_step") else "constant"
         values.setdefault("precision", "float32")  # runs before --precision were float32
         return cls(**{key: value for key, value in values.items() if key in known})
+
+
+def _allowed_types(field):
+    kinds = field.type.__args__ if isinstance(field.type, types.UnionType) else (field.type,)
+    return kinds + ((int,) if float in kinds else ())  # JSON writes 1.0 as 1 only by hand
+
+
+def check_field_types(values, source):
+    """A UserError naming the first value whose type its field cannot take (a bool is no
+    number here, though Python's bool is an int)."""
+    for field in dataclasses.fields(Config):
+        if field.name not in values:
+            continue
+        value, allowed = values[field.name], _allowed_types(field)
+        wrong_bool = isinstance(value, bool) and bool not in allowed
+        if wrong_bool or not isinstance(value, allowed):
+            names = " or ".join("null" if kind is type(None) else kind.__name__ for kind in allowed)
+            raise UserError(f"{source}: {field.name} is {value!r}, which is not {names}")
+
+
+def read_config(path):
+    """The ``Config`` of a run's ``config.json``, checked as a new one is: a one-line
+    ``UserError`` for a file that is not JSON, not an object, or holds a value its field cannot
+    take, instead of a traceback deep in Keras."""
+    path = Path(path)
+    try:
+        values = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise UserError(f"{path} is not a readable config ({reason})") from None
+    if not isinstance(values, dict):
+        raise UserError(f"{path} holds {type(values).__name__}, not a config (a JSON object)")
+    check_field_types(values, path)
+    config = Config.from_json(json.dumps(values))
+    if config.preset not in PRESETS:
+        raise UserError(f"{path}: unknown preset {config.preset!r}")
+    validate(config, check_paths=False)  # a resume takes weights from its checkpoints
+    return config
 
 
 def field_names():

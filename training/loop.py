@@ -166,7 +166,7 @@ class Trainer:
     # -- set-up ---------------------------------------------------------------------------
     def _prepare_run_dir(self, resume):
         config_file = self.run_dir / "config.json"
-        if not resume and (self.run_dir / "checkpoints").exists():
+        if not resume and checkpoints.has_checkpoint(self.run_dir):
             raise UserError(
                 f"{self.run_dir} already holds a run; pass --resume to continue it, "
                 "or choose another --run-dir"
@@ -231,10 +231,22 @@ class Trainer:
         )
         self.total_steps = config.epochs * self.steps_per_epoch
 
+    def _say(self, message):
+        """One line for the person at the terminal, and the same in run.log."""
+        if self.worker.is_chief:
+            print(message, flush=True)
+        self._log(message)
+
     def _restore(self):
-        latest = checkpoints.latest_checkpoint(self.run_dir)
+        def damaged(path, reason):
+            self._say(f"checkpoint {path.name} is damaged ({reason}); trying the one before it")
+
+        latest = checkpoints.intact_checkpoint(self.run_dir, on_damaged=damaged)
         if latest is None:
-            raise UserError(f"nothing to resume in {self.run_dir}: it has no complete checkpoint")
+            # Killed (or out of disk) before its first checkpoint was complete: nothing was
+            # kept, so the run starts again from its config, as the first command would.
+            self._say(f"{self.run_dir} has no complete checkpoint: starting it over from step 0")
+            return
         state, optimizer_arrays = checkpoints.read_checkpoint(latest)
         # Weights first, optimisers last, from optimizers.npz: loading a .keras file without
         # an optimiser (what float32_copy saves) into a model whose optimiser is already built
