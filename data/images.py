@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import io
 import os
+import stat
+import sys
 import threading
 import warnings
 import zlib
@@ -136,6 +138,9 @@ def decode_image(path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     and evaluation want ``read_rgb`` instead.
     """
     path = Path(path)
+    what = _not_regular(path) if path.exists() else None
+    if what is not None and what != "a folder":  # a pipe would block open() for good
+        raise ImageError(f"{path}: {what}, not an image file")
     try:
         stream = open(path, "rb")  # noqa: SIM115 -- closed by the with block below
     except FileNotFoundError as error:
@@ -261,11 +266,32 @@ def write_image(path, pixels) -> None:
         raise ImageError(f"{path}: cannot write ({_one_line(error)})") from error
 
 
-def list_images(folder, *, recursive: bool = True) -> list[Path]:
+def _not_regular(path: Path) -> str | None:
+    """What ``path`` is when it is no regular file (after links), else None. Opening a named
+    pipe blocks until something writes to it, in a system call no signal ends: a folder of
+    inputs must never hand one to a reader."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as error:
+        return f"unreadable ({error.strerror or type(error).__name__})"
+    if stat.S_ISREG(mode):
+        return None
+    kinds = ((stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"))
+    kinds += ((stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"), (stat.S_ISDIR, "a folder"))
+    return next((kind for test, kind in kinds if test(mode)), "not a regular file")
+
+
+def _say_skipped(path: Path, what: str) -> None:
+    print(f"skipped {path}: {what}, not an image file", file=sys.stderr, flush=True)
+
+
+def list_images(folder, *, recursive: bool = True, on_skip=_say_skipped) -> list[Path]:
     """Image files by suffix, sorted so that every run sees them in the same order.
 
     Hidden files and folders (``.ipynb_checkpoints``, editors' backups) are skipped: they are
-    never part of a dataset.
+    never part of a dataset. So is anything with an image's name that is no regular file (a
+    named pipe, a socket, a device, a broken link): ``on_skip(path, what)`` is told, by default
+    one line on stderr.
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -280,7 +306,12 @@ def list_images(folder, *, recursive: bool = True) -> list[Path]:
             continue
         seen.add((info.st_dev, info.st_ino))
         dirs[:] = [d for d in dirs if not d.startswith(".")] if recursive else []
-        for name in files:
+        for name in sorted(files):
             if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_SUFFIXES:
-                found.append(Path(root) / name)
+                path = Path(root) / name
+                what = _not_regular(path)
+                if what is None:
+                    found.append(path)
+                elif on_skip is not None:
+                    on_skip(path, what)
     return sorted(found)

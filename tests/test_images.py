@@ -1,8 +1,10 @@
 import os
+import shutil
 import struct
 import time
 import warnings
 import zlib
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -383,3 +385,25 @@ def test_list_images_finds_images_by_suffix_and_skips_hidden(tmp_path):
     assert {".png", ".jpg", ".webp", ".tiff"} <= set(IMAGE_SUFFIXES)
     with pytest.raises(ImageError, match="no such folder"):
         list_images(tmp_path / "nowhere")
+
+
+def test_list_images_skips_pipes_sockets_and_broken_links_saying_so(tmp_path):
+    import socket
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(dir="/tmp"))  # a socket's path must be short
+    try:
+        (root / "good.png").write_bytes(b"")
+        os.mkfifo(root / "pipe.png")
+        server = socket.socket(socket.AF_UNIX)
+        server.bind(str(root / "sock.jpg"))
+        (root / "gone.png").symlink_to(root / "nowhere.png")
+        skipped = []
+        assert list_images(root, on_skip=lambda p, what: skipped.append((p.name, what))) == [
+            root / "good.png"
+        ]
+        assert skipped[1:] == [("pipe.png", "a named pipe"), ("sock.jpg", "a socket")]
+        assert skipped[0][0] == "gone.png" and skipped[0][1].startswith("unreadable")
+        server.close()
+    finally:
+        shutil.rmtree(root)

@@ -285,3 +285,29 @@ def test_exit_code_and_stderr_of_the_real_command(tmp_path, weights):
         f"1 written to {tmp_path / 'out'}{os.sep}, 1 failed",
     ]
     assert (tmp_path / "out" / "good_x4.png").is_file()
+
+
+def test_a_named_pipe_in_the_input_folder_is_skipped_not_waited_on(tmp_path, weights):
+    """A real FIFO named like an image, in a real process: it must end, the FIFO named."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    Image.fromarray(picture((5, 5, 3))).save(folder / "a.png")
+    os.mkfifo(folder / "b.png")
+    Image.fromarray(picture((5, 5, 3), seed=1)).save(folder / "c.png")
+    command = [sys.executable, str(REPO_ROOT / "upscale.py"), str(folder)]
+    command += ["-o", str(tmp_path / "out"), "--weights", str(weights)]
+    done = subprocess.run(
+        command, capture_output=True, text=True, cwd=REPO_ROOT, check=False, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"skipped {folder / 'b.png'}: a named pipe, not an image file" in done.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a_x4.png", "c_x4.png"]
+
+
+def test_a_named_pipe_given_by_name_is_one_error_line(tmp_path, weights, capsys):
+    os.mkfifo(tmp_path / "pipe.png")
+    code, _, err = run(
+        capsys, tmp_path / "pipe.png", "-o", tmp_path / "x.png", "--weights", weights
+    )
+    assert code == 1
+    assert error_lines(err) == [f"error: {tmp_path / 'pipe.png'}: a named pipe, not an image file"]
