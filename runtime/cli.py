@@ -2,10 +2,12 @@
 
 A user mistake (``UserError``) prints ``error: <message>`` on stderr and exits 2; Ctrl-C or
 SIGTERM is a stop request (``runtime.stop``) that the tool honours between steps or images, and it
-exits 130 after saving what it can. Anything else is a bug and keeps its traceback.
+exits 130 after saving what it can. A full disk or a read-only or forbidden folder is one line
+and exit 1 (``describe_disk_error``). Anything else is a bug and keeps its traceback.
 """
 
 import contextlib
+import errno
 import logging
 import os
 import sys
@@ -91,9 +93,28 @@ def run(main, argv=None, *, needs_keras=True, one_op_at_a_time=False):
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:
+        if error.errno not in DISK_ERRORS:
+            raise
+        print(f"error: {describe_disk_error(error)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return stop.EXIT_CODE
+
+
+# What the machine, not the user's input, refuses: no space, no quota, a read-only file system,
+# no permission. Every tool writes atomically (a temporary file, then a rename), so when one of
+# these stops it, what it wrote before is intact: that is what the line says.
+DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def describe_disk_error(error: OSError) -> str:
+    where = f"{error.filename}: " if error.filename else ""
+    what = error.strerror or os.strerror(error.errno)
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"{where}{what}; free some space and run again (files written before are intact)"
+    return f"{where}{what}; files written before are intact"
 
 
 SIGPIPE_EXIT_CODE = 141  # 128 + SIGPIPE, what a shell reports for a reader that went away

@@ -1,5 +1,6 @@
 """train.py end to end: one-line errors, Ctrl-C, kill -9 and --resume."""
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -315,3 +316,84 @@ def test_resume_validates_the_epochs_and_refuses_flags_it_would_ignore(tmp_path,
     line = one_error_line(capsys)
     assert "--batch-size, --learning-rate cannot change it" in line and "--init-generator" in line
     assert "0.0001" in (tmp_path / "config.json").read_text()  # untouched
+
+
+def test_a_run_dir_that_is_a_file_is_one_line(photo_folder, tmp_path, capsys):
+    (tmp_path / "taken").write_text("not a folder")
+    argv = tiny_args(photo_folder, tmp_path, "--stage", "pretrain", "--run-dir")
+    assert run_main([*argv, str(tmp_path / "taken")]) == 2
+    assert "exists and is not a folder" in one_error_line(capsys)
+    assert (tmp_path / "taken").read_text() == "not a folder"
+
+
+@pytest.fixture
+def mount(tmp_path):
+    """mount(options) -> a fresh tmpfs folder mounted with them (a real full disk or a real
+    read-only file system); skipped where this process may not mount."""
+    mounted = []
+
+    def make(options):
+        target = tmp_path / f"mount{len(mounted)}"
+        target.mkdir()
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(target)],
+            capture_output=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+        mounted.append(target)
+        return target
+
+    yield make
+    for target in mounted:
+        subprocess.run(["umount", str(target)], check=False)
+
+
+def test_a_full_disk_at_a_checkpoint_is_one_line_and_the_last_one_stays(
+    photo_folder, tmp_path, capsys, mount
+):
+    from training.config import resolve_config
+    from training.loop import train as train_run
+
+    disk = mount("size=32m")
+    overrides = {
+        "dataset": str(photo_folder),
+        "data_dir": str(tmp_path / "data"),
+        "blocks": 1,
+        "hr_size": 32,
+        "batch_size": 2,
+        "epochs": 2,
+        "steps_per_epoch": 3,
+        "validation_images": 1,
+        "validation_crop": 48,
+        "checkpoint_every": 1,
+    }
+    config = resolve_config("paper", "pretrain", overrides)
+    run = disk / "run"
+
+    def fill_the_disk(trainer, step, losses):
+        if step == 4:  # after the first checkpoint (step 3): leave no byte free
+            with open(disk / "filler", "wb") as filler, contextlib.suppress(OSError):
+                while True:
+                    filler.write(b"\0" * (1 << 16))
+                    filler.flush()
+
+    def main(argv):
+        train_run(config, run_dir=run, progress=False, on_step=fill_the_disk)
+
+    assert cli.run(main, []) == 1
+    line = one_error_line(capsys)
+    assert "No space left on device" in line and "written before are intact" in line
+    checkpoints.verify_checkpoint(run / "checkpoints" / "step_0000003")
+    assert not list((run / "checkpoints").glob(".step_*"))  # the half-written one is gone
+    (disk / "filler").unlink()
+    resumed = train_run(config, run_dir=run, resume=True, progress=False)
+    assert resumed.step == 6
+
+
+def test_a_run_dir_on_a_read_only_file_system_is_one_line(photo_folder, tmp_path, capsys, mount):
+    read_only = mount("ro,size=1m")
+    argv = tiny_args(photo_folder, tmp_path, "--stage", "pretrain", "--epochs", "1")
+    assert run_main([*argv, "--run-dir", str(read_only / "run")]) == 1
+    assert "Read-only file system" in one_error_line(capsys)

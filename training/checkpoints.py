@@ -61,14 +61,18 @@ def save_checkpoint(run_dir, *, step, models, optimizers, state, keep=2):
     temporary = folder / f".{name}.{os.getpid()}.tmp"
     shutil.rmtree(temporary, ignore_errors=True)
     temporary.mkdir()
-    for model_name, model in models.items():
-        model.save(temporary / f"{model_name}.keras")
-    arrays = {}
-    for optimizer_name, optimizer in optimizers.items():
-        for key, value in optimizer_arrays(optimizer).items():
-            arrays[f"{optimizer_name}/{key}"] = value
-    np.savez(temporary / "optimizers.npz", **arrays)
-    (temporary / "state.json").write_text(json.dumps({**state, "step": step}, indent=2))
+    try:
+        for model_name, model in models.items():
+            model.save(temporary / f"{model_name}.keras")
+        arrays = {}
+        for optimizer_name, optimizer in optimizers.items():
+            for key, value in optimizer_arrays(optimizer).items():
+                arrays[f"{optimizer_name}/{key}"] = value
+        np.savez(temporary / "optimizers.npz", **arrays)
+        (temporary / "state.json").write_text(json.dumps({**state, "step": step}, indent=2))
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)  # a full disk gets its space back
+        raise
     if final.exists():  # the same step saved twice (e.g. Ctrl-C right after a checkpoint)
         shutil.rmtree(final)
     os.replace(temporary, final)

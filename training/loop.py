@@ -173,6 +173,8 @@ class Trainer:
             )
         if not self.worker.is_chief:
             return  # only the chief writes the run directory
+        if self.run_dir.exists() and not self.run_dir.is_dir():
+            raise UserError(f"--run-dir {self.run_dir}: exists and is not a folder")
         self.run_dir.mkdir(parents=True, exist_ok=True)
         atomic.write_text(config_file, self.config.to_json())
 
