@@ -195,6 +195,11 @@ class PairSource:
         return lr_to_model(lrs), hr_to_model(hrs)
 
 
+# The smallest HR side a whole validation image may have: the 4-pixel shave and SSIM's 11x11
+# window must leave something to score (evaluation.benchmark.MIN_HR_SIDE is the same rule).
+MIN_VALIDATION_SIDE = 2 * SCALE + 11
+
+
 def validation_pairs(paths, *, mode, hr_size, crop=None, limit=None):
     """Fixed (name, LR uint8, HR uint8) triples for monitoring a run; the same every epoch.
 
@@ -207,6 +212,12 @@ def validation_pairs(paths, *, mode, hr_size, crop=None, limit=None):
             image = read_rgb(path)
         except ImageError as error:
             skipped.append(SkippedImage(Path(path), str(error)))
+            continue
+        height, width = image.shape[:2]
+        if mode == "crop" and min(height, width) < MIN_VALIDATION_SIDE:
+            least = MIN_VALIDATION_SIDE
+            reason = f"{width}x{height} is too small to validate on ({least} px a side)"
+            skipped.append(SkippedImage(Path(path), reason))
             continue
         lr, hr = make_pair(image, mode=mode, hr_size=hr_size)
         if crop:

@@ -102,6 +102,16 @@ def test_validation_pairs_are_centre_crops(photo_folder):
     assert read_rgb(list_images(photo_folder)[0]).shape == (80, 96, 3)
 
 
+def test_validation_images_too_small_to_score_are_skipped_with_their_size(photo_folder, tmp_path):
+    tiny = tmp_path / "tiny.png"
+    write_image(tiny, np.full((3, 5, 3), 128, np.uint8))
+    triples, skipped = validation_pairs(
+        [tiny, list_images(photo_folder)[0]], mode="crop", hr_size=32, crop=48
+    )
+    assert [name for name, _, _ in triples] == ["photo0"]
+    assert skipped[0].path == tiny and "5x3 is too small to validate on" in skipped[0].reason
+
+
 def test_prefetcher_yields_the_same_batches_in_order(photo_folder, tmp_path):
     source = PairSource(
         list_images(photo_folder), mode="crop", hr_size=32, cache_dir=tmp_path, progress=False
