@@ -97,3 +97,15 @@ def test_resolve_weights(tmp_path, monkeypatch, saved):
 def test_default_weights_live_in_the_repository():
     for name, path in weights.DEFAULT_WEIGHTS.items():
         assert path == weights.REPO_ROOT / "weights" / f"{name}_x4.keras"
+
+
+def test_a_generator_with_a_fixed_input_size_is_refused_in_one_line(tmp_path):
+    from models.generator import build_generator
+
+    flexible = build_generator(blocks=1)
+    fixed_input = keras.Input((16, 16, 3))
+    fixed = keras.Model(fixed_input, flexible(fixed_input))
+    fixed.save(tmp_path / "fixed.keras")
+    assert_one_line_user_error(
+        lambda: weights.load_generator(tmp_path / "fixed.keras"), "its input is fixed at"
+    )
