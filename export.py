@@ -11,6 +11,7 @@ import argparse
 import sys
 
 from runtime import cli
+from runtime.names import name_part
 
 DEFAULT_PSNR_DATASET = "Set5"
 
@@ -85,6 +86,10 @@ def main(argv=None):
         if args.psnr_dataset:
             parser.error("--psnr-dataset needs dynamic sizes: drop --input-size")
 
+    if args.name is not None:
+        name_part(args.name, "--name")
+        if not args.name:
+            parser.error("--name must not be empty")
     weights = resolve_weights(args.weights)
     export_generator(
         weights,

@@ -227,8 +227,10 @@ def main(argv=None):
     except Interrupted as stopped:
         print(f"stopped; resume with: python train.py --resume {stopped.checkpoint.parent.parent}")
         return 130
-    psnr = result.validation["psnr_y"] if result.validation else float("nan")
-    print(f"done: {result.step} steps; validation PSNR-Y {psnr:.2f} dB")
+    if result.validation:
+        print(f"done: {result.step} steps; validation PSNR-Y {result.validation['psnr_y']:.2f} dB")
+    else:  # its last checkpoint was saved by a stop, without validation
+        print(f"done: {result.step} steps (the last checkpoint has no validation)")
     print(
         f"results in {result.run_dir}: history.csv, loss.png, samples/, validation.csv, "
         "checkpoints/, generator.keras"

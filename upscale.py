@@ -17,6 +17,7 @@ from inference.weights import load_generator, resolve_weights
 from models.precision import PRECISIONS
 from runtime import cli, stop
 from runtime.errors import UserError
+from runtime.names import name_part
 
 FORMATS = ("png", "jpg", "webp", "tif", "bmp")
 
@@ -203,6 +204,7 @@ def main(argv=None):
         parser.error("--tile must be 0 (never tile) or a positive size")
     if args.tile_pad < 0:
         parser.error("--tile-pad must be at least 0")
+    name_part(args.suffix, "--suffix")
 
     from data.images import IMAGE_SUFFIXES
 

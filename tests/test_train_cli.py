@@ -397,3 +397,14 @@ def test_a_run_dir_on_a_read_only_file_system_is_one_line(photo_folder, tmp_path
     argv = tiny_args(photo_folder, tmp_path, "--stage", "pretrain", "--epochs", "1")
     assert run_main([*argv, "--run-dir", str(read_only / "run")]) == 1
     assert "Read-only file system" in one_error_line(capsys)
+
+
+def test_resuming_a_finished_run_reports_its_validation(photo_folder, tmp_path, capsys):
+    run = tmp_path / "run"
+    argv = tiny_args(photo_folder, tmp_path, "--stage", "pretrain", "--epochs", "1")
+    argv += ["--steps-per-epoch", "2", "--run-dir", str(run)]
+    assert run_main(argv) == 0
+    first = [line for line in capsys.readouterr().out.splitlines() if line.startswith("done:")]
+    assert run_main(["--resume", str(run)]) == 0
+    again = [line for line in capsys.readouterr().out.splitlines() if line.startswith("done:")]
+    assert again == first and "nan" not in again[0] and "dB" in again[0]

@@ -139,6 +139,7 @@ class Trainer:
         self.step = 0
         self._rate = None  # the learning rate last assigned (none yet: a resume restores one)
         self.best_psnr = None
+        self.restored_validation = None
         self.last_checkpoint = None
         # The cheap checks first, so a typo fails in a second and writes nothing.
         self.data_root = resolve_data_dir(config.data_dir)
@@ -267,6 +268,7 @@ class Trainer:
             checkpoints.restore_optimizer(optimizer, variables, optimizer_arrays[name])
         self.step = int(state["step"])
         self.best_psnr = state.get("best_psnr_y")
+        self.restored_validation = state.get("validation")  # what a finished run reports
         self.last_checkpoint = latest
         self._log(f"resumed from {latest} at step {self.step}")
 
@@ -309,7 +311,7 @@ class Trainer:
             stop=self.total_steps,
         )
         started = time.perf_counter()
-        validation = None
+        validation = self.restored_validation  # a resumed run that is already done says it
         try:
             for step, lr, hr in prefetch:
                 self.worker.check_stop()  # a request made during the last checkpoint: no save
