@@ -76,6 +76,8 @@ def load_generator(path, precision="float32"):
         raise UserError(f"{path}: no such file")
     if not path.is_file():
         raise UserError(f"{path}: not a file")
+    if path.suffix.lower() not in (".keras", ".h5"):  # Keras would call it "not found"
+        raise UserError(f"{path}: not a Keras model file (a generator is saved as .keras)")
     try:
         model = keras.models.load_model(path, compile=False)
     except Exception as error:  # zip, JSON, HDF5 and deserialisation errors all end here

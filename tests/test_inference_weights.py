@@ -58,6 +58,9 @@ def test_load_generator_errors_are_one_line(tmp_path):
     text = tmp_path / "text.keras"
     text.write_text("hello")
     assert_one_line_user_error(lambda: weights.load_generator(text), "not a loadable")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello")
+    assert_one_line_user_error(lambda: weights.load_generator(notes), "not a Keras model file")
 
 
 def test_load_generator_refuses_models_that_are_not_generators(tmp_path):
