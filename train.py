@@ -8,7 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from models.gan import ADVERSARIAL_LOSSES
+from models.options import ADVERSARIAL_LOSSES
 from models.precision import PRECISIONS
 from runtime import cli
 from runtime.errors import UserError

@@ -24,15 +24,9 @@ import keras
 import numpy as np
 
 from models.layers import PhaseDeviations, StackBatches, phase_deviations
+from models.options import ADVERSARIAL_LOSSES
 
 ADVERSARIAL_WEIGHT = 1e-3
-# The adversarial losses: the paper's (D says how likely an image is real, binary
-# cross-entropy) and ESRGAN's relativistic average GAN (Wang et al. 2018, after
-# Jolicoeur-Martineau 2018): D says how much more real an image looks than the other kind does
-# on average, and G is trained on both halves, so the real images' gradients reach G too.
-ADVERSARIAL_LOSSES = ("bce", "ragan")
-
-
 PIXEL_LOSSES = {"mse": "mse", "l1": "mean_absolute_error"}
 
 

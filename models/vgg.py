@@ -17,6 +17,7 @@ from pathlib import Path
 import keras
 
 from models.layers import VGGPreprocess
+from models.options import CONTENT_LAYERS, PRE_ACTIVATION
 
 VGG19_WEIGHTS_FILENAME = "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
 VGG19_WEIGHTS_URL = (
@@ -27,17 +28,6 @@ VGG19_WEIGHTS_MD5 = "253f8cb515780f3b799900260a226db6"
 WEIGHTS_ENV = "SRGAN_VGG_WEIGHTS"
 URL_ENV = "SRGAN_VGG_WEIGHTS_URL"
 
-# Feature maps after the activation of the j-th conv before the i-th pooling ("VGG i,j").
-CONTENT_LAYERS = {
-    "vgg22": "block2_conv2",
-    "vgg33": "block3_conv3",  # the student report's "9th layer" (layers[9] of Keras's VGG19)
-    "vgg54": "block5_conv4",  # the paper's best: SRGAN-VGG54
-    # ESRGAN (Wang et al. 2018): the same layer before its ReLU. After the ReLU most of VGG54's
-    # maps are zero, so the loss sees little of the texture and of the brightness; before it,
-    # it sees both, and ESRGAN found sharper edges and truer brightness.
-    "vgg54-prerelu": "block5_conv4",
-}
-PRE_ACTIVATION = frozenset({"vgg54-prerelu"})
 FEATURE_SCALE = 1.0 / 12.75
 
 

@@ -408,3 +408,23 @@ def test_resuming_a_finished_run_reports_its_validation(photo_folder, tmp_path, 
     assert run_main(["--resume", str(run)]) == 0
     again = [line for line in capsys.readouterr().out.splitlines() if line.startswith("done:")]
     assert again == first and "nan" not in again[0] and "dB" in again[0]
+
+
+def test_importing_the_cli_loads_no_tensorflow():
+    """Flags and presets are checked before TensorFlow starts (and before its threads, which
+    must inherit runtime.stop's signal mask): train.py's imports must not pull Keras in."""
+    code = "import sys, train; print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == ["False", "False"]
+
+
+def test_init_generator_of_another_network_is_one_line(photo_folder, tmp_path, capsys, recwarn):
+    other = keras.Sequential([keras.Input((10,)), keras.layers.Dense(3)])
+    other.save(tmp_path / "dense.keras")
+    argv = tiny_args(photo_folder, tmp_path, "--stage", "pretrain", "--epochs", "1")
+    argv += ["--init-generator", str(tmp_path / "dense.keras"), "--run-dir", str(tmp_path / "r")]
+    assert run_main(argv) == 2
+    assert "cannot load generator weights from" in one_error_line(capsys)
+    assert not [w for w in recwarn if "Skipping" in str(w.message)]  # Keras's per-layer lines

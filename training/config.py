@@ -11,9 +11,8 @@ import json
 import types
 from pathlib import Path
 
-from models.gan import ADVERSARIAL_LOSSES
+from models.options import ADVERSARIAL_LOSSES, CONTENT_LAYERS
 from models.precision import PRECISIONS
-from models.vgg import CONTENT_LAYERS
 from runtime.errors import UserError
 from training.schedules import SCHEDULES
 

@@ -8,6 +8,7 @@ checkpoint folder: ``generator_file`` finds the generator behind such a path, fo
 """
 
 import dataclasses
+import warnings
 from pathlib import Path
 
 import keras
@@ -161,7 +162,11 @@ def generator_file(path):
 def load_generator_weights(generator, path):
     source = generator_file(path)
     try:
-        generator.load_weights(source)
+        with warnings.catch_warnings():
+            # A file of another network makes Keras warn once per layer it skips (185 lines
+            # for a small model) before it raises: the one line below says it all.
+            warnings.simplefilter("ignore")
+            generator.load_weights(source)
     except Exception as error:  # Keras raises ValueError, OSError, zip errors... for bad files
         reason = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
         raise UserError(f"cannot load generator weights from {source}: {reason}") from None
