@@ -231,7 +231,8 @@ def test_self_ensemble_flag_averages_the_eight_orientations(tmp_path, weights, c
         code, _, err = run(capsys, *argv)
         assert code == 0, err
     plain, ensembled = (decode_image(tmp_path / f"out{n}.png") for n in (0, 1))
-    expected = upscale_pixels(decode_image(source), load_generator(weights), self_ensemble=True)
+    generator = load_generator(weights, "auto")  # upscale.py's default precision
+    expected = upscale_pixels(decode_image(source), generator, self_ensemble=True)
     np.testing.assert_array_equal(ensembled, expected)
     assert np.abs(ensembled.astype(int) - plain).max() > 1  # an untrained G is not equivariant
 
@@ -247,11 +248,14 @@ def test_precision_flag(tmp_path, weights, capsys):
         argv = (source, "-o", out, "--weights", weights, "--precision", precision)
         code, _, err = run(capsys, *argv)
         assert code == 0, err
-        assert ("(auto)" in err) == (precision == "auto")
+        assert ("(auto" in err) == (precision == "auto")
         outputs[precision] = decode_image(out).astype(int)
     assert outputs["bfloat16"].shape == (48, 40, 3)
     assert 0 < np.abs(outputs["bfloat16"] - outputs["float32"]).max() <= 2  # rounding only
     np.testing.assert_array_equal(outputs["auto"], outputs[choose_precision("auto")])
+    code, _, err = run(capsys, source, "-o", tmp_path / "default.png", "--weights", weights)
+    assert "(auto" in err  # the default
+    np.testing.assert_array_equal(decode_image(tmp_path / "default.png"), outputs["auto"])
     with pytest.raises(SystemExit) as refused:
         upscale.main([str(source), "-o", str(tmp_path / "x.png"), "--precision", "half"])
     assert refused.value.code == 2
@@ -280,7 +284,8 @@ def test_exit_code_and_stderr_of_the_real_command(tmp_path, weights):
     )
     assert done.returncode == 1
     lines = done.stderr.strip().splitlines()
-    assert lines == [
+    assert lines[0].startswith("precision: ") and "(auto" in lines[0]  # the default, said once
+    assert lines[1:] == [
         f"error: {folder / 'bad.png'}: not an image file in a format Pillow can read",
         f"1 written to {tmp_path / 'out'}{os.sep}, 1 failed",
     ]
