@@ -30,10 +30,16 @@ def serving_model(generator, *, input_dtype="uint8", input_size=None):
     uint8 -> ``x / 255`` -> generator -> ``(sr + 1) * 127.5`` as Keras ``Rescaling`` layers,
     which every converter knows. Its output is a dict, ``{"sr": levels}``, so the output is
     called ``sr`` in every format (a plain output would be ``output_0`` in SavedModel and
-    TFLite, ``Identity:0`` in ONNX).
+    TFLite, ``Identity:0`` in ONNX). An UpSampling2D generator's nearest upsampling runs as
+    tile + depth_to_space, the same values in ops every runtime has
+    (``models.layers.nearest_upsampling_as_shuffles``).
     """
     import keras
     from keras import layers
+
+    from models.layers import nearest_upsampling_as_shuffles
+
+    generator = nearest_upsampling_as_shuffles(generator)
 
     if input_dtype not in INPUT_DTYPES:
         raise ValueError(f"input_dtype must be one of {INPUT_DTYPES}, not {input_dtype!r}")

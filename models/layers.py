@@ -114,3 +114,71 @@ class PhaseDeviations(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "period": self.period, "tile": self.tile}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class NearestUpsample(keras.layers.Layer):
+    """Nearest-neighbour upsampling by ``scale`` as depth_to_space of the channels tiled
+    ``scale**2`` times: each output pixel (scale*i + a, scale*j + b) takes input channel
+    (a*scale + b)*C + c, which tiling makes channel c of pixel (i, j) for every (a, b).
+
+    The same values as ``UpSampling2D(interpolation="nearest")``, which Keras computes with two
+    ``repeat``s whose dynamic shapes lose the tensor's rank in a TFLite conversion: the conv
+    after it then needs TensorFlow's own kernel (``FlexConv2D``), which LiteRT does not have.
+    TILE and DEPTH_TO_SPACE are TFLite builtins. ``nearest_upsampling_as_shuffles`` puts it
+    in place of a saved generator's ``UpSampling2D`` layers for export.
+    """
+
+    def __init__(self, scale=2, **kwargs):
+        super().__init__(**kwargs)
+        self.scale = int(scale)
+
+    def call(self, inputs):
+        return ops.depth_to_space(ops.tile(inputs, [1, 1, 1, self.scale**2]), self.scale)
+
+    def compute_output_shape(self, input_shape):
+        batch, height, width, channels = input_shape
+        r = self.scale
+        return (
+            batch,
+            None if height is None else height * r,
+            None if width is None else width * r,
+            channels,
+        )
+
+    def get_config(self):
+        return {**super().get_config(), "scale": self.scale}
+
+
+def nearest_upsampling_as_shuffles(model):
+    """``model`` with each square nearest ``UpSampling2D`` replaced by ``NearestUpsample`` (the
+    other layers shared, not copied); ``model`` itself when it has none."""
+
+    def is_nearest(layer):
+        size = getattr(layer, "size", None)
+        return (
+            isinstance(layer, keras.layers.UpSampling2D)
+            and layer.interpolation == "nearest"
+            and size[0] == size[1]
+        )
+
+    if not any(is_nearest(layer) for layer in _all_layers(model)):
+        return model
+
+    def replace(layer):
+        if is_nearest(layer):
+            return NearestUpsample(layer.size[0], name=layer.name, dtype=layer.dtype_policy)
+        if isinstance(layer, keras.Model):
+            return keras.models.clone_model(layer, clone_function=replace)
+        return layer
+
+    clone = keras.models.clone_model(model, clone_function=replace)
+    clone.set_weights(model.get_weights())
+    return clone
+
+
+def _all_layers(model):
+    for layer in model.layers:
+        yield layer
+        if isinstance(layer, keras.Model):
+            yield from _all_layers(layer)

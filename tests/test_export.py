@@ -311,3 +311,22 @@ def test_cli_exports_and_reports_bad_weights_in_one_line(weights, tmp_path):
 
     done = cli(weights, "--format", "onnx", "--quantize", "int8", "-o", tmp_path / "out3")
     assert done.returncode == 2 and "add tflite to --format" in done.stderr
+
+
+def test_an_upsampling2d_generator_exports_to_tflite_and_runs(tmp_path):
+    """Keras computes nearest UpSampling2D with repeats whose shapes lose their rank in the
+    TFLite conversion, leaving a FlexConv2D that LiteRT cannot run; the export rewrites them."""
+    from models.layers import NearestUpsample, nearest_upsampling_as_shuffles
+
+    keras.utils.set_random_seed(6)
+    model = build_generator(blocks=1, upsample="upsampling")
+    rewritten = nearest_upsampling_as_shuffles(model)
+    inner = [layer for layer in rewritten.layers if isinstance(layer, NearestUpsample)]
+    assert len(inner) == 2 and nearest_upsampling_as_shuffles(rewritten) is rewritten
+    path = tmp_path / "up.keras"
+    model.save(path)
+    (item,) = export.export_generator(path, tmp_path / "out", formats=["tflite"])
+    pixels = photo((19, 23), seed=1)
+    levels = run_tflite(item.path, pixels)
+    difference = np.abs(to_model_range(levels) - keras_output(model, pixels))
+    assert levels.shape == (1, 76, 92, 3) and difference.max() < TOLERANCE
