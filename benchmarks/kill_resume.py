@@ -3,8 +3,10 @@ run continue (a resume, or a clean start over) to the same final weights as one 
 
 Trains a tiny SRResNet on the embedded sample photos (``--blocks`` blocks, 32-px crops, batch
 4, ``--epochs`` epochs of 2 steps, a checkpoint every epoch) once without interruption, then
-``--runs`` times with a SIGKILL at a moment drawn uniformly from the start of the process to
-the reference run's end (so some land before or inside the first checkpoint), each followed
+``--runs`` times with a SIGKILL at a moment drawn uniformly, in even runs from the start of
+the process to the reference run's end (start-up, set-up and training), in odd runs from the
+moment its ``config.json`` appears (training is about to start) to the reference's end (so
+many land in or between checkpoints, the first included), each followed
 by ``train.py --resume`` on the same run directory (and, when that run directory was never
 created, the original command again). Prints one line per run: when it was killed, what the
 run directory held (nothing, only a temporary checkpoint, or checkpoint step N), what the
@@ -82,6 +84,13 @@ def held(run_dir):
     return "a temporary checkpoint only" if list(folder.glob(".step_*")) else "no checkpoint"
 
 
+def wait_for_config(run_dir, process):
+    """When ``run_dir/config.json`` appeared (or the process ended first)."""
+    while not (run_dir / "config.json").exists() and process.poll() is None:
+        time.sleep(0.02)
+    return time.monotonic()
+
+
 def run(argv):
     return subprocess.run(argv, cwd=REPO_ROOT, capture_output=True, text=True, check=False)
 
@@ -98,29 +107,46 @@ def main():
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         started = time.monotonic()
-        reference = run(command(args, folder, folder / "reference"))
+        reference = subprocess.Popen(
+            command(args, folder, folder / "reference"),
+            cwd=REPO_ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        set_up = wait_for_config(folder / "reference", reference) - started
+        _, err = reference.communicate()
         span = time.monotonic() - started
         if reference.returncode != 0:
-            raise SystemExit(f"the reference run failed: {reference.stderr.strip()[-300:]}")
+            raise SystemExit(f"the reference run failed: {err.strip()[-300:]}")
         expected = final_state(folder / "reference")
-        print(f"reference run: {span:.1f} s, final {expected[0]}", flush=True)
+        print(
+            f"reference run: {span:.1f} s ({set_up:.1f} s to its config.json), final {expected[0]}",
+            flush=True,
+        )
         good = 0
         for index in range(args.runs):
             run_dir = folder / f"run{index:02d}"
-            delay = rng.uniform(0, span)
             process = subprocess.Popen(
                 command(args, folder, run_dir),
                 cwd=REPO_ROOT,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
+            begun = time.monotonic()
+            if index % 2:
+                begun = wait_for_config(run_dir, process)
+                delay = rng.uniform(0, span - set_up)
+            else:
+                delay = rng.uniform(0, span)
             try:
-                process.wait(timeout=delay)
+                process.wait(timeout=max(0.0, begun + delay - time.monotonic()))
                 killed = "finished before the kill"
             except subprocess.TimeoutExpired:
                 process.send_signal(signal.SIGKILL)  # our own child
                 process.wait()
-                killed = f"killed at {delay:5.1f} s"
+                since = "after config.json" if index % 2 else "after start"
+                killed = f"killed {delay:5.1f} s {since}"
             state = held(run_dir)
             if run_dir.exists():
                 again = run([*command(args, folder, run_dir)[:2], "--resume", str(run_dir)])
