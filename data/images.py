@@ -28,6 +28,9 @@ from runtime import atomic
 from runtime.errors import UserError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+# What a folder listing takes: the formats written above, and GIF, read (its first frame) but
+# not written (a palette of 256 colours cannot hold a network's output).
+READ_SUFFIXES = (*IMAGE_SUFFIXES, ".gif")
 DEFAULT_MAX_PIXELS = 100_000_000
 
 # Pillow's exceptions for data it cannot decode: truncated streams, broken chunks, bad headers.
@@ -168,6 +171,7 @@ def decode_image(path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
                     f"{path}: {width}x{height} is {width * height:,} pixels, more than the "
                     f"limit of {max_pixels:,}"
                 )
+            frames = getattr(image, "n_frames", 1)  # an animation or a multi-page TIFF
             deep_colour = _is_16bit_colour(image)  # before load(), which forgets the tiles
             try:
                 image.load()
@@ -182,6 +186,8 @@ def decode_image(path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
                 raise ImageError(
                     f"{path}: image data is truncated or corrupt ({_one_line(error)})"
                 ) from error
+    if frames > 1:
+        print(f"{path}: {frames} frames or pages; only the first is used", file=sys.stderr)
     return _orient(pixels, orientation)
 
 
@@ -307,7 +313,7 @@ def list_images(folder, *, recursive: bool = True, on_skip=_say_skipped) -> list
         seen.add((info.st_dev, info.st_ino))
         dirs[:] = [d for d in dirs if not d.startswith(".")] if recursive else []
         for name in sorted(files):
-            if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_SUFFIXES:
+            if not name.startswith(".") and Path(name).suffix.lower() in READ_SUFFIXES:
                 path = Path(root) / name
                 what = _not_regular(path)
                 if what is None:

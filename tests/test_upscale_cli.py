@@ -316,3 +316,14 @@ def test_a_named_pipe_given_by_name_is_one_error_line(tmp_path, weights, capsys)
     )
     assert code == 1
     assert error_lines(err) == [f"error: {tmp_path / 'pipe.png'}: a named pipe, not an image file"]
+
+
+def test_a_gif_in_a_folder_is_upscaled_from_its_first_frame_saying_so(tmp_path, weights, capsys):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    frames = [Image.fromarray(picture((6, 7, 3), seed=seed)) for seed in (1, 2, 3)]
+    frames[0].save(folder / "anim.gif", save_all=True, append_images=frames[1:])
+    code, _, err = run(capsys, folder, "-o", tmp_path / "out", "--weights", weights)
+    assert code == 0, err
+    assert f"{folder / 'anim.gif'}: 3 frames or pages; only the first is used" in err
+    assert decode_image(tmp_path / "out" / "anim_x4.png").shape == (24, 28, 3)
