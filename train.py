@@ -8,6 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from data.degradations import DEGRADATIONS
 from models.options import ADVERSARIAL_LOSSES
 from models.precision import PRECISIONS
 from runtime import cli
@@ -81,6 +82,12 @@ def build_parser():
     arg("--lr-decay-step", type=none_or(int), help="learning rate x0.1 from this step on")
     arg("--warmup-steps", type=int, help="cosine: linear warm-up steps")
     arg("--min-learning-rate", type=float, help="cosine: the rate at the run's last step")
+    arg(
+        "--degradation",
+        choices=DEGRADATIONS,
+        help="how LR is made from HR: bicubic (the paper's clean MATLAB downscale) or real "
+        "(blur, resizes, noise and JPEG, twice: Real-ESRGAN's model, for real photos)",
+    )
     arg(
         "--content-loss",
         choices=CONTENT_LOSSES,

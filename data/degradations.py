@@ -37,6 +37,9 @@ KERNEL_KINDS = (
     "plateau_aniso",
 )
 RESIZE_MODES = {"area": cv2.INTER_AREA, "bilinear": cv2.INTER_LINEAR, "bicubic": cv2.INTER_CUBIC}
+# How a training pair's LR is made (train.py --degradation): the paper's MATLAB bicubic
+# downscale of a clean photo, or this module's real-world model.
+DEGRADATIONS = ("bicubic", "real")
 
 
 @dataclass(frozen=True)
@@ -233,3 +236,11 @@ def degrade(hr, rng, *, scale=4, model=REAL_ESRGAN):
     else:
         image = resize_and_sinc(jpeg(image, quality))
     return np.clip(np.rint(image * 255.0), 0, 255).astype(np.uint8)
+
+
+def degrader(name):
+    """The function that makes a training LR from its HR crop and a generator, for a name of
+    ``DEGRADATIONS``; None for ``bicubic`` (the cached MATLAB-bicubic pairs serve as they are)."""
+    if name not in DEGRADATIONS:
+        raise ValueError(f"unknown degradation {name!r}; choose from {', '.join(DEGRADATIONS)}")
+    return degrade if name == "real" else None

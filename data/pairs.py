@@ -94,10 +94,15 @@ def _save_npy_atomically(path, array):
 class PairSource:
     """Training pairs from a list of HR image files, decoded once and cached on disk."""
 
-    def __init__(self, paths, *, mode, hr_size, cache_dir, augment=False, progress=True):
+    def __init__(
+        self, paths, *, mode, hr_size, cache_dir, augment=False, progress=True, degrade=None
+    ):
         if hr_size % SCALE:
             raise UserError(f"HR size {hr_size} is not a multiple of {SCALE}")
         self.mode = mode
+        # ``degrade(hr, rng)``, e.g. data.degradations.degrade: each LR made from its HR crop
+        # on the fly instead of the cached bicubic one.
+        self.degrade = degrade
         self.hr_size = hr_size
         self.lr_size = hr_size // SCALE
         self.augment = augment
@@ -191,6 +196,10 @@ class PairSource:
                 lr, hr = np.rot90(lr, turns), np.rot90(hr, turns)
                 if flip:
                     lr, hr = lr[:, ::-1], hr[:, ::-1]
+            if self.degrade is not None:
+                # Its own generator: the crops are the bicubic run's, whatever it draws.
+                draws = np.random.default_rng([seed, epoch, index, slot, 2])
+                lr = self.degrade(np.ascontiguousarray(hr), draws)
             lrs[slot], hrs[slot] = lr, hr
         return lr_to_model(lrs), hr_to_model(hrs)
 
@@ -200,11 +209,12 @@ class PairSource:
 MIN_VALIDATION_SIDE = 2 * SCALE + 11
 
 
-def validation_pairs(paths, *, mode, hr_size, crop=None, limit=None):
+def validation_pairs(paths, *, mode, hr_size, crop=None, limit=None, degrade=None, seed=0):
     """Fixed (name, LR uint8, HR uint8) triples for monitoring a run; the same every epoch.
 
     ``crop`` centre-crops HR (and the aligned LR) to at most ``crop`` pixels a side, which
-    bounds validation time on 2K images; evaluate.py scores whole images.
+    bounds validation time on 2K images; evaluate.py scores whole images. ``degrade(hr, rng)``
+    makes each LR from its (cropped) HR with draws fixed by ``seed`` and the image's place.
     """
     triples, skipped = [], []
     for path in list(paths)[: limit or None]:
@@ -226,7 +236,10 @@ def validation_pairs(paths, *, mode, hr_size, crop=None, limit=None):
             x0 = (lr.shape[1] - side) // 2
             lr = lr[y0 : y0 + side, x0 : x0 + side]
             hr = hr[y0 * SCALE : (y0 + side) * SCALE, x0 * SCALE : (x0 + side) * SCALE]
-        triples.append((Path(path).stem, np.ascontiguousarray(lr), np.ascontiguousarray(hr)))
+        hr = np.ascontiguousarray(hr)
+        if degrade is not None:
+            lr = degrade(hr, np.random.default_rng([seed, len(triples), 3]))
+        triples.append((Path(path).stem, np.ascontiguousarray(lr), hr))
     return triples, skipped
 
 

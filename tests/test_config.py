@@ -125,3 +125,12 @@ def test_the_adversarial_loss_is_bce_unless_ragan_is_asked_for():
     with pytest.raises(UserError, match="unknown adversarial loss 'wgan'; choose from bce, ragan"):
         resolve_config("paper", "gan", {"adversarial": "wgan"})
     assert resolve_config("paper", "gan", {"content_loss": "vgg54-prerelu"}).content_loss
+
+
+def test_the_degradation_is_bicubic_unless_real_is_asked_for_and_real_needs_crops():
+    assert resolve_config("paper", "pretrain").degradation == "bicubic"
+    assert resolve_config("paper", "gan", {"degradation": "real"}).degradation == "real"
+    with pytest.raises(UserError, match="unknown degradation 'jpeg'; choose from bicubic, real"):
+        resolve_config("paper", "gan", {"degradation": "jpeg"})
+    with pytest.raises(UserError, match="use --pairs crop"):
+        resolve_config("report", None, {"degradation": "real"})

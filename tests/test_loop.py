@@ -496,3 +496,35 @@ def test_a_folder_of_every_bad_image_kind_trains_and_reports_what_it_skipped(
         assert f"{name}:" not in log, name
     state, _ = checkpoints.read_checkpoint(checkpoints.latest_checkpoint(result.run_dir))
     assert state["skipped_images"] == 4
+
+
+def test_a_real_degradation_run_trains_on_degraded_crops_and_resumes_exactly(
+    photo_folder, tmp_path
+):
+    """--degradation real: the same HR crops as a bicubic run, LR made by the degradation
+    model (so different from the bicubic LR); interrupted and resumed, the same weights."""
+    from data.degradations import degrade
+    from data.pairs import PairSource
+
+    config = tiny_config(photo_folder, tmp_path, stage="pretrain", degradation="real")
+    cache = tmp_path / "cache"
+    real = PairSource(
+        [photo_folder / "photo0.png"], mode="crop", hr_size=32, cache_dir=cache, degrade=degrade
+    )
+    clean = PairSource([photo_folder / "photo0.png"], mode="crop", hr_size=32, cache_dir=cache)
+    (lr_real, hr_real), (lr_clean, hr_clean) = real.batch(0, 0, 0, 2), clean.batch(0, 0, 0, 2)
+    np.testing.assert_array_equal(hr_real, hr_clean)
+    assert lr_real.shape == lr_clean.shape and not np.array_equal(lr_real, lr_clean)
+    np.testing.assert_array_equal(lr_real, real.batch(0, 0, 0, 2)[0])  # a function of the step
+
+    straight = train(config, run_dir=tmp_path / "straight", progress=False)
+
+    def interrupt(trainer, step, losses):
+        if step == 4:
+            raise KeyboardInterrupt
+
+    with pytest.raises(Interrupted):
+        train(config, run_dir=tmp_path / "resumed", progress=False, on_step=interrupt)
+    resumed = train(config, run_dir=tmp_path / "resumed", resume=True, progress=False)
+    assert resumed.step == straight.step == 6
+    assert_same_final_state(straight.run_dir, resumed.run_dir)

@@ -11,6 +11,7 @@ import json
 import types
 from pathlib import Path
 
+from data.degradations import DEGRADATIONS
 from models.options import ADVERSARIAL_LOSSES, CONTENT_LAYERS
 from models.precision import PRECISIONS
 from runtime.errors import UserError
@@ -97,6 +98,7 @@ class Config:
     upsample_activation: str = "prelu"  # --upsample-activation: prelu | leaky_relu
     blocks: int = 16  # --blocks
     pairs: str = "resize"  # --pairs: resize (whole images) | crop (random crops)
+    degradation: str = "bicubic"  # --degradation: bicubic (the paper's) | real (data/degradations)
     hr_size: int = 224  # --hr-size
     augment: bool = False  # --augment / --no-augment
     batch_size: int = 10  # --batch-size
@@ -247,6 +249,12 @@ def validate(config, *, check_paths=True):
             raise UserError(f"{flag} is for the gan stage (pretraining is a pixel loss)")
     if config.ema is not None and not 0 < config.ema < 1:
         raise UserError(f"--ema must be in (0, 1), e.g. 0.999; got {config.ema}")
+    if config.degradation not in DEGRADATIONS:
+        raise UserError(
+            f"unknown degradation {config.degradation!r}; choose from {', '.join(DEGRADATIONS)}"
+        )
+    if config.degradation != "bicubic" and config.pairs != "crop":
+        raise UserError("--degradation real degrades random crops: use --pairs crop")
     if config.pairs not in PAIR_MODES:
         raise UserError(f"unknown pairs mode {config.pairs!r}; choose from {', '.join(PAIR_MODES)}")
     if config.upsample not in ("pixelshuffle", "upsampling"):

@@ -31,6 +31,7 @@ import keras
 import numpy as np
 
 from data.catalog import data_dir as resolve_data_dir
+from data.degradations import degrader
 from data.pairs import PairSource, Prefetcher, validation_pairs
 from data.resolve import resolve_training_set
 from evaluation.perceptual import require_lpips_weights
@@ -193,6 +194,7 @@ class Trainer:
             / "cache"
             / f"{config.pairs}_{config.hr_size if config.pairs == 'resize' else 'x4'}"
         )
+        degrade = degrader(config.degradation)
         self.source = PairSource(
             dataset.train,
             mode=config.pairs,
@@ -200,6 +202,7 @@ class Trainer:
             cache_dir=cache,
             augment=config.augment,
             progress=self.progress_enabled,
+            degrade=degrade,
         )
         self.validation, skipped_validation = validation_pairs(
             dataset.validation,
@@ -207,6 +210,8 @@ class Trainer:
             hr_size=config.hr_size,
             crop=config.validation_crop,
             limit=config.validation_images,
+            degrade=degrade,
+            seed=config.seed,
         )
         if not self.validation:
             # Every held-out image was unusable: monitor on training images rather than nothing.
