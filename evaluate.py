@@ -10,6 +10,7 @@ LPIPS loads Keras and its AlexNet (a few seconds more).
 import argparse
 from pathlib import Path
 
+from data.degradations import DEGRADATIONS
 from evaluation.benchmark import (
     BICUBIC,
     DEFAULT_DATASETS,
@@ -97,6 +98,15 @@ def build_parser():
         "float32, its rows labelled 'NAME (bfloat16)'; auto: bfloat16 on a GPU or a CPU with "
         "native bf16 (AVX512_BF16, AMX), else float32",
     )
+    arg(
+        "--degradation",
+        choices=DEGRADATIONS,
+        default="bicubic",
+        help="bicubic (default): the protocol's LR (the official files where they ship); real: "
+        "LR made from each HR by the real-world model of data/degradations.py (blur, noise, "
+        "JPEG), the same for every model given --seed",
+    )
+    arg("--seed", type=int, default=0, help="--degradation real's draws (default: 0)")
     arg(
         "--self-ensemble",
         action="store_true",
@@ -252,6 +262,8 @@ def main(argv=None):
             keep_figure=bool(args.figure),
             progress=args.progress,
             perceptual=perceptual,
+            degradation=args.degradation,
+            seed=args.seed,
         )
         print(
             f"x{SCALE} super-resolution: PSNR (dB) / SSIM on the Y channel (BT.601), "
@@ -261,7 +273,10 @@ def main(argv=None):
             print(describe_perceptual(perceptual))
         if args.self_ensemble and args.models:
             print("NAME+: the model's x8 self-ensemble (mean over flips and rotations)")
-        print(f"({describe_lr(datasets)})")
+        if args.degradation == "bicubic":
+            print(f"({describe_lr(datasets)})")
+        else:
+            print(f"(LR made by data/degradations.py's {args.degradation} model, seed {args.seed})")
         print()
         print(benchmark_table(result, paper=args.paper))
 

@@ -23,6 +23,7 @@ make our figures match the papers' would be read across three files instead of i
 from __future__ import annotations
 
 import re
+import zlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -257,6 +258,19 @@ def load_test_image(dataset: str, image: BenchmarkImage) -> BenchmarkPair:
     return BenchmarkPair(dataset, image.name, hr, lr, True)
 
 
+def degraded_pair(pair: BenchmarkPair, degradation: str, seed: int) -> BenchmarkPair:
+    """The pair with its LR made by ``data.degradations`` from the HR, with draws that depend
+    only on ``seed`` and the image's dataset and name (not on the order or the methods), so
+    every model and every run sees the same LR. A grey HR is degraded as RGB, then made grey."""
+    from data.degradations import degrader
+
+    degrade = degrader(degradation)
+    key = zlib.crc32(f"{pair.dataset}/{pair.name}".encode())
+    rgb = pair.hr if not pair.grey else np.repeat(pair.hr[:, :, None], 3, axis=2)
+    lr = degrade(np.ascontiguousarray(rgb), np.random.default_rng([seed, key, 4]))
+    return replace(pair, lr=to_grey(lr) if pair.grey else lr, official_lr=False)
+
+
 # -- scoring --------------------------------------------------------------------------------
 def super_resolve(method: Method, lr: np.ndarray, *, tile=None) -> np.ndarray:
     """The x4 image in the LR's mode; large images go through the generator in tiles."""
@@ -384,12 +398,16 @@ def evaluate(
     keep_figure: bool = False,
     progress: bool = True,
     perceptual: Perceptual | None = None,
+    degradation: str = "bicubic",
+    seed: int = 0,
 ) -> Evaluation:
     """Score every method on every image, one image in memory at a time.
 
     ``save_images`` writes ``<dir>/<dataset>/<method>/<name>.png``. ``keep_figure`` keeps the
     SR images of ``figure_image`` (default: the first image) for ``comparison_figure``.
     ``perceptual`` adds LPIPS and NIQE (``evaluation.perceptual``) to every image's scores.
+    ``degradation="real"`` scores on LR made from each HR by ``data.degradations`` instead of
+    the protocol's bicubic, with draws fixed by ``seed`` and the image (``degraded_pair``).
     """
     from tqdm import tqdm
 
@@ -406,6 +424,8 @@ def evaluate(
             for reference in dataset.images:
                 bar.set_postfix_str(reference.name, refresh=False)
                 image = load_test_image(dataset.name, reference)
+                if degradation != "bicubic":
+                    image = degraded_pair(image, degradation, seed)
                 keep = wanted == (dataset.name, image.name)
                 if keep:
                     evaluation.figure = FigureData(dataset.name, image.name, image.hr)

@@ -360,3 +360,17 @@ def test_self_ensemble_adds_a_plus_row_after_each_model(runs, photo_folder, tmp_
     assert row["psnr_y"] == pytest.approx(psnr(hr, sr, crop_border=4, y_channel=True), abs=1e-4)
     code, err = run_cli(["--datasets", str(bench), "--self-ensemble"], capsys)
     assert code != 0 and err == "error: --self-ensemble needs a model: bicubic has no ensemble"
+
+
+def test_real_degradation_scores_on_degraded_lr_fixed_by_the_seed(shared_datasets, capsys):
+    argv = ["--datasets", "Set5", "Set14", "--data-dir", str(shared_datasets), "--no-progress"]
+    argv += ["--perceptual", "none", "--degradation", "real"]
+    cells = {}
+    for seed in (0, 0, 1):
+        assert evaluate.main([*argv, "--seed", str(seed)]) == 0
+        out = capsys.readouterr().out
+        assert f"real model, seed {seed}" in out
+        cells.setdefault(seed, []).append(table_row(out, "Bicubic"))
+    assert cells[0][0] == cells[0][1] != cells[1][0]  # the same LR for the same seed
+    set5, set14 = (pair(cell)[0] for cell in cells[0][0])
+    assert set5 < 28.43 - 1 and set14 < 25.99 - 1  # harder than the protocol's clean bicubic
