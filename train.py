@@ -46,7 +46,9 @@ def build_parser():
         default="report",
         choices=sorted(PRESETS),
         help="report: whole images at 224/56, batch 10; paper: 96x96 crops, batch 16; "
-        "cpu-budget: the paper's networks and crops, cosine schedule for ~5,000 steps",
+        "cpu-budget: the paper's networks and crops, cosine schedule for ~5,000 steps; "
+        "real-world: the paper's networks on real-world degraded LR (--degradation real), a "
+        "PSNR stage then a GAN stage from --init-generator",
     )
     arg(
         "--stage",

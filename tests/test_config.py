@@ -134,3 +134,14 @@ def test_the_degradation_is_bicubic_unless_real_is_asked_for_and_real_needs_crop
         resolve_config("paper", "gan", {"degradation": "jpeg"})
     with pytest.raises(UserError, match="use --pairs crop"):
         resolve_config("report", None, {"degradation": "real"})
+
+
+def test_the_real_world_preset_degrades_both_stages_and_keeps_the_papers_networks():
+    pretrain = resolve_config("real-world", "pretrain")
+    gan = resolve_config("real-world", "gan")
+    for config in (pretrain, gan):
+        assert config.degradation == "real" and config.pairs == "crop"
+        assert (config.hr_size, config.batch_size, config.blocks) == (96, 16, 16)
+        assert config.ema == 0.999 and config.schedule == "cosine"
+    assert (pretrain.pixel_loss, pretrain.learning_rate) == ("l1", 2e-4)
+    assert (gan.content_loss, gan.adversarial, gan.consistency_weight) == ("vgg54", "bce", 10.0)

@@ -83,6 +83,29 @@ PRESETS = {
             "gan": {"epochs": 5, "learning_rate": 1e-4, "ema": 0.999},
         },
     },
+    # For real photos (issue 31): the paper's networks and crops on LR made by the real-world
+    # degradation model. Real-ESRGAN's two stages, from the shipped SRResNet: a PSNR stage on
+    # degraded pairs (their Real-ESRNet: L1, Adam 2e-4, EMA 0.999), then a GAN stage from it.
+    # Its GAN loss is for now the shipped SRGAN's (the paper's + LR consistency 10);
+    # benchmarks/gan_comparison.py decides which recipe replaces it.
+    "real-world": {
+        **PAPER_TRAINING,
+        "degradation": "real",
+        "checkpoint_every": 1,
+        "keep_checkpoints": 20,
+        "schedule": "cosine",
+        "min_learning_rate": 1e-6,
+        "ema": 0.999,
+        "stages": {
+            "pretrain": {
+                "epochs": 10,
+                "learning_rate": 2e-4,
+                "warmup_steps": 100,
+                "pixel_loss": "l1",
+            },
+            "gan": {"epochs": 10, "learning_rate": 1e-4, "consistency_weight": 10.0},
+        },
+    },
 }
 
 
