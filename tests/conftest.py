@@ -7,6 +7,7 @@ Tests that need the real data or the VGG19 weights skip only when ../shared is a
 
 import os
 import re
+import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -203,3 +204,27 @@ def server(_running_server):
     _running_server.state = _State()
     _running_server.url = f"http://127.0.0.1:{_running_server.server_address[1]}"
     return _running_server
+
+
+@pytest.fixture
+def mount(tmp_path):
+    """mount(options) -> a fresh tmpfs folder mounted with them (a real full disk or a real
+    read-only file system); skipped where this process may not mount."""
+    mounted = []
+
+    def make(options):
+        target = tmp_path / f"mount{len(mounted)}"
+        target.mkdir()
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(target)],
+            capture_output=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+        mounted.append(target)
+        return target
+
+    yield make
+    for target in mounted:
+        subprocess.run(["umount", str(target)], check=False)

@@ -330,3 +330,14 @@ def test_an_upsampling2d_generator_exports_to_tflite_and_runs(tmp_path):
     levels = run_tflite(item.path, pixels)
     difference = np.abs(to_model_range(levels) - keras_output(model, pixels))
     assert levels.shape == (1, 76, 92, 3) and difference.max() < TOLERANCE
+
+
+def test_an_output_folder_on_a_read_only_file_system_is_one_line(weights, mount, capsys):
+    import export as export_cli
+    from runtime import cli
+
+    read_only = mount("ro,size=1m")
+    argv = [str(weights), "--format", "onnx", "-o", str(read_only / "out"), "--no-psnr"]
+    assert cli.run(export_cli.main, argv) in (1, 2)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "Read-only file system" in err[0], err

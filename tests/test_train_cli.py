@@ -326,30 +326,6 @@ def test_a_run_dir_that_is_a_file_is_one_line(photo_folder, tmp_path, capsys):
     assert (tmp_path / "taken").read_text() == "not a folder"
 
 
-@pytest.fixture
-def mount(tmp_path):
-    """mount(options) -> a fresh tmpfs folder mounted with them (a real full disk or a real
-    read-only file system); skipped where this process may not mount."""
-    mounted = []
-
-    def make(options):
-        target = tmp_path / f"mount{len(mounted)}"
-        target.mkdir()
-        done = subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(target)],
-            capture_output=True,
-            check=False,
-        )
-        if done.returncode != 0:
-            pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
-        mounted.append(target)
-        return target
-
-    yield make
-    for target in mounted:
-        subprocess.run(["umount", str(target)], check=False)
-
-
 def test_a_full_disk_at_a_checkpoint_is_one_line_and_the_last_one_stays(
     photo_folder, tmp_path, capsys, mount
 ):
@@ -396,6 +372,14 @@ def test_a_run_dir_on_a_read_only_file_system_is_one_line(photo_folder, tmp_path
     read_only = mount("ro,size=1m")
     argv = tiny_args(photo_folder, tmp_path, "--stage", "pretrain", "--epochs", "1")
     assert run_main([*argv, "--run-dir", str(read_only / "run")]) == 1
+    assert "Read-only file system" in one_error_line(capsys)
+
+
+def test_a_data_dir_on_a_read_only_file_system_is_one_line(photo_folder, tmp_path, capsys, mount):
+    read_only = mount("ro,size=1m")
+    argv = tiny_args(photo_folder, tmp_path, "--stage", "pretrain", "--epochs", "1")
+    argv[argv.index("--data-dir") + 1] = str(read_only / "data")
+    assert run_main([*argv, "--run-dir", str(tmp_path / "run")]) == 1
     assert "Read-only file system" in one_error_line(capsys)
 
 
