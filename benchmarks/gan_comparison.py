@@ -7,7 +7,8 @@ constant learning rate (the paper's 1e-4 for its first 10^5 steps), so the winne
 with ``train.py --resume RUN --epochs N`` and no jump in its schedule. Then every final
 generator, its EMA average and its raw weights, is scored in float32 on Set5 and Set14 with the
 papers' protocol (PSNR-Y, SSIM-Y, LPIPS-alex) and on the pixel-grid measure
-(``evaluation/grid.py``), and one table is printed.
+(``evaluation/grid.py``), with two photos no recipe was tuned on (``sample``: scikit-image's
+chelsea and coffee) beside them, and one table is printed.
 
 A recipe whose run already finished (its ``generator.keras`` exists) is not trained again, and
 an interrupted one is resumed, so the comparison can span sessions; ``--only`` picks recipes.
@@ -102,7 +103,9 @@ def generators(names, out, init):
     return rows
 
 
-DATASETS = ("Set5", "Set14")
+# Set5 and Set14 are the paper's; "sample" (scikit-image's chelsea and coffee, never trained
+# or tuned on) shows whether a recipe's gain holds on other photos.
+DATASETS = ("Set5", "Set14", "sample")
 METRICS = ("psnr_y", "ssim_y", "lpips", "grid")
 
 
