@@ -112,32 +112,23 @@ def relativistic_bce(y_true, y_pred):
 # D's metrics on the relativistic probabilities: the same quantities as DISCRIMINATOR_METRICS,
 # logged under the same names (``compile_discriminator``), so the logs and the collapse watch
 # read both GANs alike. Named, registered functions: a model file names them to load them.
-@keras.saving.register_keras_serializable(package="srgan")
-def relativistic_real_loss(y_true, y_pred):
-    return real_loss(y_true, keras.ops.sigmoid(_relativistic_logits(y_pred)))
+def _on_relative(metric):
+    """``metric`` of the relativistic probabilities, registered under its own name."""
+
+    def on_relative(y_true, y_pred):
+        return metric(y_true, keras.ops.sigmoid(_relativistic_logits(y_pred)))
+
+    on_relative.__name__ = on_relative.__qualname__ = f"relativistic_{metric.__name__}"
+    return keras.saving.register_keras_serializable(package="srgan")(on_relative)
 
 
-@keras.saving.register_keras_serializable(package="srgan")
-def relativistic_fake_loss(y_true, y_pred):
-    return fake_loss(y_true, keras.ops.sigmoid(_relativistic_logits(y_pred)))
-
-
-@keras.saving.register_keras_serializable(package="srgan")
-def relativistic_real_accuracy(y_true, y_pred):
-    return real_accuracy(y_true, keras.ops.sigmoid(_relativistic_logits(y_pred)))
-
-
-@keras.saving.register_keras_serializable(package="srgan")
-def relativistic_fake_accuracy(y_true, y_pred):
-    return fake_accuracy(y_true, keras.ops.sigmoid(_relativistic_logits(y_pred)))
-
-
-RELATIVISTIC_METRICS = (
+RELATIVISTIC_METRICS = tuple(_on_relative(metric) for metric in DISCRIMINATOR_METRICS)
+(
     relativistic_real_loss,
     relativistic_fake_loss,
     relativistic_real_accuracy,
     relativistic_fake_accuracy,
-)
+) = RELATIVISTIC_METRICS
 
 
 def compile_discriminator(discriminator, *, learning_rate=1e-4, beta_1=0.9, adversarial="bce"):

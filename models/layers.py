@@ -15,6 +15,13 @@ PACKAGE = "srgan"
 IMAGENET_BGR_MEAN = (103.939, 116.779, 123.68)
 
 
+def _scaled(input_shape, scale, channels):
+    """An NHWC shape ``scale`` times larger in space, with ``channels`` maps."""
+    batch, height, width, _ = input_shape
+    height, width = (None if side is None else side * scale for side in (height, width))
+    return (batch, height, width, channels)
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class PixelShuffle(keras.layers.Layer):
     """Sub-pixel convolution's rearrangement (Shi et al. 2016): C*r*r maps -> C maps, r x larger.
@@ -30,14 +37,9 @@ class PixelShuffle(keras.layers.Layer):
         return ops.depth_to_space(inputs, self.scale)
 
     def compute_output_shape(self, input_shape):
-        batch, height, width, channels = input_shape
-        r = self.scale
-        return (
-            batch,
-            None if height is None else height * r,
-            None if width is None else width * r,
-            None if channels is None else channels // (r * r),
-        )
+        channels = input_shape[3]
+        fewer = None if channels is None else channels // self.scale**2
+        return _scaled(input_shape, self.scale, fewer)
 
     def get_config(self):
         return {**super().get_config(), "scale": self.scale}
@@ -137,14 +139,7 @@ class NearestUpsample(keras.layers.Layer):
         return ops.depth_to_space(ops.tile(inputs, [1, 1, 1, self.scale**2]), self.scale)
 
     def compute_output_shape(self, input_shape):
-        batch, height, width, channels = input_shape
-        r = self.scale
-        return (
-            batch,
-            None if height is None else height * r,
-            None if width is None else width * r,
-            channels,
-        )
+        return _scaled(input_shape, self.scale, input_shape[3])
 
     def get_config(self):
         return {**super().get_config(), "scale": self.scale}

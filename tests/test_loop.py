@@ -261,6 +261,22 @@ def test_resume_after_an_interruption_matches_an_uninterrupted_run(photo_folder,
     assert [r["g_total"] for r in history] == [r["g_total"] for r in read_history(straight.run_dir)]
 
 
+def straight_and_resumed(config, tmp_path, at_step=4):
+    """Two runs of ``config``'s 6 steps: one straight, one interrupted by Ctrl-C at ``at_step``
+    (mid-epoch) and resumed; their results."""
+    straight = train(config, run_dir=tmp_path / "straight", progress=False)
+
+    def interrupt(trainer, step, losses):
+        if step == at_step:
+            raise KeyboardInterrupt
+
+    with pytest.raises(Interrupted):
+        train(config, run_dir=tmp_path / "resumed", progress=False, on_step=interrupt)
+    resumed = train(config, run_dir=tmp_path / "resumed", resume=True, progress=False)
+    assert resumed.step == straight.step == 6
+    return straight, resumed
+
+
 def assert_same_final_state(run_a, run_b, models=("generator",)):
     """Same weights of ``models`` and optimiser state in the two runs' latest checkpoints."""
     latest_a, latest_b = checkpoints.latest_checkpoint(run_a), checkpoints.latest_checkpoint(run_b)
@@ -293,16 +309,7 @@ def test_a_resumed_run_with_every_new_gan_option_equals_an_uninterrupted_one(
         "consistency_weight": 1.0,
     }
     config = tiny_config(photo_folder, tmp_path, **options)
-    straight = train(config, run_dir=tmp_path / "straight", progress=False)
-
-    def interrupt(trainer, step, losses):
-        if step == 4:
-            raise KeyboardInterrupt
-
-    with pytest.raises(Interrupted):
-        train(config, run_dir=tmp_path / "resumed", progress=False, on_step=interrupt)
-    resumed = train(config, run_dir=tmp_path / "resumed", resume=True, progress=False)
-    assert resumed.step == straight.step == 6
+    straight, resumed = straight_and_resumed(config, tmp_path)
     assert_same_final_state(straight.run_dir, resumed.run_dir, ("generator", "discriminator"))
     history = read_history(resumed.run_dir)
     assert {"g_pixel", "g_grid", "g_consistency"} <= set(history[0])
@@ -517,14 +524,5 @@ def test_a_real_degradation_run_trains_on_degraded_crops_and_resumes_exactly(
     assert lr_real.shape == lr_clean.shape and not np.array_equal(lr_real, lr_clean)
     np.testing.assert_array_equal(lr_real, real.batch(0, 0, 0, 2)[0])  # a function of the step
 
-    straight = train(config, run_dir=tmp_path / "straight", progress=False)
-
-    def interrupt(trainer, step, losses):
-        if step == 4:
-            raise KeyboardInterrupt
-
-    with pytest.raises(Interrupted):
-        train(config, run_dir=tmp_path / "resumed", progress=False, on_step=interrupt)
-    resumed = train(config, run_dir=tmp_path / "resumed", resume=True, progress=False)
-    assert resumed.step == straight.step == 6
+    straight, resumed = straight_and_resumed(config, tmp_path)
     assert_same_final_state(straight.run_dir, resumed.run_dir)
