@@ -112,6 +112,9 @@ METRICS = ("psnr_y", "ssim_y", "lpips", "grid")
 def score(names, out, init, data_dir):
     """Every generator on Set5 and Set14 in float32: {label: {dataset: {metric: mean}}}, with
     bicubic, and the table rows."""
+    from runtime.cli import import_keras_quietly
+
+    import_keras_quietly()  # TensorFlow's start-up lines and retracing warnings are noise here
     from evaluation.benchmark import evaluate, load_methods, resolve_datasets
     from evaluation.perceptual import perceptual_metrics
     from evaluation.runs import step_seconds
