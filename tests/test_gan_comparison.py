@@ -38,6 +38,7 @@ def test_each_recipe_changes_only_its_own_levers():
     assert today.consistency_weight == 10 and today.adversarial == "bce"
     assert today.content_loss == "vgg54" and today.adversarial_weight == 1e-3
     assert differences(today, resolved("grid")) == {"grid_weight"}
+    assert differences(resolved("grid"), resolved("grid300")) == {"grid_weight"}
     assert differences(today, resolved("ragan")) == {"adversarial"}
     assert differences(resolved("ragan"), resolved("esrgan")) == {"content_loss", "pixel_weight"}
 
