@@ -16,7 +16,9 @@ kernel cannot hand a signal to a worker thread, and the second one acts even whi
 thread is deep in a TensorFlow call. A thread started before (OpenBLAS starts its pool when
 numpy is imported) may still take a signal, so Python handlers that set the same flag are
 installed as well; Python runs them in the main thread between bytecodes, still never raising
-inside TensorFlow. When TensorFlow is already loaded (a tool called inside a Python session or
+inside TensorFlow, and a thread reading CPython's wakeup fd acts on the same signals at once, so
+a second signal ends the process even while the main thread is stuck in a system call (open()
+on a named pipe). When TensorFlow is already loaded (a tool called inside a Python session or
 a test) those handlers are all there is. Either way the previous state is restored on exit.
 """
 
@@ -92,16 +94,61 @@ def _watcher_thread():
         signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
 
 
+# A signal that lands in a thread that does not block it (the main thread, or one started
+# before watching() began) is caught by CPython's C-level handler, which notes it for the
+# Python handler and writes its number to the wakeup fd. The Python handler runs only when the
+# main thread next executes bytecode, never while it is stuck in a system call (open() on a
+# named pipe, a hung network read); a thread reading the wakeup fd acts at once. Both see every
+# such signal (the Python handler may see two quick ones as one), so each acts only on signals
+# the other has not acted on yet: ``_tripped`` counts them.
+_tripped_lock = threading.Lock()
+_tripped_seen = {"python": 0, "wakeup": 0}
+_tripped_acted = [0]
+
+
+def _tripped(side, signum):
+    with _tripped_lock:
+        _tripped_seen[side] += 1
+        if _tripped_seen[side] <= _tripped_acted[0]:
+            return
+        _tripped_acted[0] = _tripped_seen[side]
+    _on_signal(signum)
+
+
+def _read_wakeups(read_fd):
+    # Never a landing place for the signals themselves: in a distributed run TensorFlow puts
+    # its own SIGTERM handler in place of Python's, and a signal delivered to this thread would
+    # reach only that one (this thread starts before watching() blocks them in the main thread).
+    signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
+    while chunk := os.read(read_fd, 64):
+        for signum in chunk:
+            if signum in SIGNALS:
+                _tripped("wakeup", signum)
+
+
 @contextlib.contextmanager
 def _python_handlers():
     previous = {signum: signal.getsignal(signum) for signum in SIGNALS}
+    with _tripped_lock:
+        _tripped_seen.update(python=0, wakeup=0)
+        _tripped_acted[0] = 0
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
     for signum in SIGNALS:
-        signal.signal(signum, lambda signum, frame: _on_signal(signum))
+        signal.signal(signum, lambda signum, frame: _tripped("python", signum))
+    previous_fd = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+    reader = threading.Thread(target=_read_wakeups, args=(read_fd,), name="stop-wakeups")
+    reader.daemon = True
+    reader.start()
     try:
         yield
     finally:
+        signal.set_wakeup_fd(previous_fd)
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        os.close(write_fd)  # the reader sees the end of the pipe and returns
+        reader.join()
+        os.close(read_fd)
 
 
 @contextlib.contextmanager

@@ -122,3 +122,43 @@ def test_a_thread_started_before_the_watch_turns_a_signal_into_a_request_too():
     )
     assert result.returncode == 0, result.stderr  # not killed by SIGTERM's default action
     assert result.stdout.strip() == "requested: True"
+
+
+def test_a_second_signal_ends_a_process_stuck_in_a_system_call(tmp_path):
+    """The main thread blocked in open() on a named pipe nobody writes to: Python handlers
+    cannot run there, and a signal may land in a thread numpy started before the watch
+    (OpenBLAS's), which does not block it. Two SIGTERMs must still end it, at once."""
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    script = textwrap.dedent(
+        """
+        import sys
+        import numpy  # starts OpenBLAS's threads, with the signals unblocked
+        from runtime import stop
+
+        with stop.watching():
+            print("ready", flush=True)
+            open(sys.argv[1], "rb")
+        """
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", script, str(fifo)],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout.readline().strip() == "ready"
+        time.sleep(0.5)
+        for _ in range(2):
+            process.send_signal(signal.SIGTERM)
+            time.sleep(0.5)
+        process.wait(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()  # our own child; the assertion below reports the hang
+            process.wait()
+    err = process.stderr.read()
+    assert process.returncode == stop.EXIT_CODE, err
+    assert "stopping after the current step" in err and "stopped at once" in err
