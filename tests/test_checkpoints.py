@@ -128,7 +128,7 @@ def test_a_flipped_byte_inside_a_weights_file_fails_its_crc(tmp_path):
 
 def test_only_a_temporary_checkpoint_is_no_checkpoint(tmp_path):
     (tmp_path / "checkpoints" / ".step_0000001.123.tmp").mkdir(parents=True)
-    assert not checkpoints.has_checkpoint(tmp_path)
+    assert checkpoints.latest_checkpoint(tmp_path) is None
     assert checkpoints.intact_checkpoint(tmp_path) is None
     saved_twice(tmp_path)
-    assert checkpoints.has_checkpoint(tmp_path)
+    assert checkpoints.latest_checkpoint(tmp_path) is not None

@@ -329,23 +329,12 @@ def test_a_run_dir_that_is_a_file_is_one_line(photo_folder, tmp_path, capsys):
 def test_a_full_disk_at_a_checkpoint_is_one_line_and_the_last_one_stays(
     photo_folder, tmp_path, capsys, mount
 ):
-    from training.config import resolve_config
     from training.loop import train as train_run
 
     disk = mount("size=32m")
-    overrides = {
-        "dataset": str(photo_folder),
-        "data_dir": str(tmp_path / "data"),
-        "blocks": 1,
-        "hr_size": 32,
-        "batch_size": 2,
-        "epochs": 2,
-        "steps_per_epoch": 3,
-        "validation_images": 1,
-        "validation_crop": 48,
-        "checkpoint_every": 1,
-    }
-    config = resolve_config("paper", "pretrain", overrides)
+    argv = tiny_args(photo_folder, tmp_path, "--stage", "pretrain", "--epochs", "2")
+    argv += ["--steps-per-epoch", "3", "--checkpoint-every", "1"]
+    config = train.config_from_args(train.build_parser().parse_args(argv), argv)
     run = disk / "run"
 
     def fill_the_disk(trainer, step, losses):

@@ -152,13 +152,6 @@ def intact_checkpoint(run_dir, on_damaged=None):
     return None
 
 
-def has_checkpoint(run_dir):
-    """Whether a run directory holds a checkpoint that was completely written (renamed into
-    place): a folder with only a temporary one is a run killed before its first save."""
-    folder = Path(run_dir) / "checkpoints"
-    return any((p / "state.json").exists() for p in folder.glob("step_*"))
-
-
 def read_checkpoint(path):
     """(state dict, {optimizer name: {index: array}}) of a checkpoint folder."""
     path = Path(path)

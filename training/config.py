@@ -166,7 +166,12 @@ class Config:
 
     @classmethod
     def from_json(cls, text):
-        values = json.loads(text)
+        return cls.from_values(json.loads(text))
+
+    @classmethod
+    def from_values(cls, values):
+        """A config from config.json's parsed values; older runs' missing fields filled in."""
+        values = dict(values)
         known = {field.name for field in dataclasses.fields(cls)}
         if "schedule" not in values:
             # Written before schedules had a name: a decay step meant the step schedule.
@@ -206,7 +211,7 @@ def read_config(path):
     if not isinstance(values, dict):
         raise UserError(f"{path} holds {type(values).__name__}, not a config (a JSON object)")
     check_field_types(values, path)
-    config = Config.from_json(json.dumps(values))
+    config = Config.from_values(values)
     if config.preset not in PRESETS:
         raise UserError(f"{path}: unknown preset {config.preset!r}")
     validate(config, check_paths=False)  # a resume takes weights from its checkpoints

@@ -168,7 +168,9 @@ class Trainer:
     # -- set-up ---------------------------------------------------------------------------
     def _prepare_run_dir(self, resume):
         config_file = self.run_dir / "config.json"
-        if not resume and checkpoints.has_checkpoint(self.run_dir):
+        # Only a complete checkpoint makes a run: a folder with nothing but a temporary one
+        # is a run killed before its first save, and starts over.
+        if not resume and checkpoints.latest_checkpoint(self.run_dir) is not None:
             raise UserError(
                 f"{self.run_dir} already holds a run; pass --resume to continue it, "
                 "or choose another --run-dir"
