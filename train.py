@@ -35,12 +35,19 @@ def none_or(kind):
     return parse
 
 
-def build_parser():
+def build_parser(*, defaults=True):
+    """train.py's flags. ``defaults=False`` gives every flag the default ``argparse.SUPPRESS``,
+    so that ``parse_args`` returns only the flags given (see ``given_flags``)."""
     parser = argparse.ArgumentParser(
         description="Train SRGAN (Ledig et al. 2017) for 4x super-resolution.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    arg = parser.add_argument
+
+    def arg(*names, **options):
+        if not defaults:
+            options["default"] = argparse.SUPPRESS
+        return parser.add_argument(*names, **options)
+
     arg(
         "--preset",
         default="report",
@@ -165,9 +172,9 @@ def config_from_args(args, argv, *, check_paths=True):
         if key not in NOT_CONFIG and value is not None
     }
     # Flags whose value may be "none" are overrides even when they parse to None.
+    given = given_flags(argv)
     for flag in ("steps_per_epoch", "lr_decay_step", "validation_images", "validation_crop", "ema"):
-        option = "--" + flag.replace("_", "-")
-        if any(a == option or a.startswith(option + "=") for a in argv):
+        if "--" + flag.replace("_", "-") in given:
             overrides[flag] = getattr(args, flag)
     return resolve_config(args.preset, args.stage, overrides, check_paths=check_paths)
 
@@ -178,7 +185,11 @@ RESUME_FLAGS = {"--resume", "--run-dir", "--epochs", "--no-progress", "--data-di
 
 
 def given_flags(argv):
-    return [arg.split("=", 1)[0] for arg in argv if arg.startswith("--")]
+    """The flags in ``argv`` by their full names, as argparse matched them: argparse takes any
+    unambiguous prefix of a flag (``--steps-per none`` is ``--steps-per-epoch none``), which a
+    scan of ``argv`` for the full names would miss."""
+    given = build_parser(defaults=False).parse_args(argv)
+    return {"--" + dest.replace("_", "-") for dest in vars(given)}
 
 
 def resumed_config(args, argv=()):

@@ -318,6 +318,32 @@ def test_resume_validates_the_epochs_and_refuses_flags_it_would_ignore(tmp_path,
     assert "0.0001" in (tmp_path / "config.json").read_text()  # untouched
 
 
+def test_an_abbreviated_flag_is_the_flag_also_when_its_value_is_none():
+    """argparse takes any unambiguous prefix of a flag; ``none`` given so clears the preset's
+    value as the full flag does (cpu-budget's GAN stage: 1,000 steps an epoch, EMA 0.999,
+    192-pixel validation crops)."""
+
+    def config(*flags):
+        argv = ["--preset", "cpu-budget", "--stage", "gan", *flags]
+        return train.config_from_args(
+            train.build_parser().parse_args(argv), argv, check_paths=False
+        )
+
+    full = config("--steps-per-epoch", "none", "--ema", "none", "--validation-crop=none")
+    assert (full.steps_per_epoch, full.ema, full.validation_crop) == (None, None, None)
+    assert config("--steps-per", "none", "--em", "none", "--validation-c=none") == full
+
+
+def test_resume_knows_abbreviated_flags_by_their_full_names(tmp_path, capsys):
+    from training.config import resolve_config
+
+    (tmp_path / "config.json").write_text(resolve_config("paper", "pretrain").to_json())
+    assert run_main(["--resume", str(tmp_path), "--epoch", "-1"]) == 2
+    assert "--epochs must be at least 1" in one_error_line(capsys)
+    assert run_main(["--resume", str(tmp_path), "--batch", "3", "--no-aug"]) == 2
+    assert "--augment, --batch-size cannot change it" in one_error_line(capsys)
+
+
 def test_a_run_dir_that_is_a_file_is_one_line(photo_folder, tmp_path, capsys):
     (tmp_path / "taken").write_text("not a folder")
     argv = tiny_args(photo_folder, tmp_path, "--stage", "pretrain", "--run-dir")
