@@ -89,6 +89,14 @@ def test_every_card_has_its_weights_and_every_weights_file_its_card():
     assert cards == set(WEIGHTS.glob("*.keras"))
 
 
+def test_only_the_default_generators_card_says_upscale_uses_it_by_default():
+    default = resolve_weights(None)
+    for card in WEIGHTS.glob("*.md"):
+        text = " ".join(card.read_text().split())
+        claims = "`upscale.py` uses when no `--weights` is given" in text
+        assert claims == (card.with_suffix(".keras") == default), card.name
+
+
 @pytest.mark.parametrize("weights", SHIPPED, ids=lambda path: path.name)
 def test_card_config_is_what_its_commands_resolve_to(weights):
     text = card_of(weights).read_text()
