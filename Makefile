@@ -1,6 +1,7 @@
 # `make demo`: set up .venv, upscale the embedded sample photos with the shipped generators, and
 #   train briefly on them (SRGAN from the shipped SRResNet; both upsamplers).
-# `make test`: set up .venv and run the linter and the test suite (what CI runs).
+# `make test`: set up .venv and run the linter, the formatter's check and the test suite (what CI
+#   runs).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -47,6 +48,7 @@ lint: setup
 
 test: setup
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	$(PY) -m pytest -q
 
 benchmark: setup
