@@ -2,12 +2,6 @@
 
 Built with the Keras 3 functional API, keras.ops and registered layers only, so they run,
 save and load on any Keras backend (TensorFlow, JAX, PyTorch). Nothing here imports our other
-packages.
+packages or sets an environment variable: TensorFlow's settings are the tools' to make
+(``runtime.cli``).
 """
-
-import os
-
-# Must be set before TensorFlow is imported: TensorFlow turns oneDNN on by default only on CPUs
-# with AVX-512 VNNI or newer, and a training step on an AVX2 CPU is about 4x slower without it.
-# Harmless on the JAX and PyTorch backends. Users may still set it to 0 themselves.
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")

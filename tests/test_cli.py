@@ -14,9 +14,17 @@ def test_onednn_is_requested_before_tensorflow_loads():
     assert os.environ.get("TF_ENABLE_ONEDNN_OPTS") == "1"
 
 
-# train.py goes through cli; training steps are ~4x faster with oneDNN, upscaling 1.5-3x.
+# The tools turn it on through runtime.cli, before their first import of TensorFlow: training
+# steps are ~4x faster with oneDNN, upscaling 1.5-3x.
 @pytest.mark.parametrize(
-    "entry", ["from runtime import cli", "import models", "import upscale", "import evaluate"]
+    "entry",
+    [
+        "from runtime import cli",
+        "import train",
+        "import upscale",
+        "import evaluate",
+        "import export",
+    ],
 )
 def test_every_entry_point_turns_onednn_on(entry):
     pytest.importorskip("tensorflow")
@@ -35,6 +43,28 @@ def test_every_entry_point_turns_onednn_on(entry):
         check=True,
     ).stdout
     assert out.strip().splitlines()[-1] == "True"
+
+
+def test_importing_the_networks_changes_no_tensorflow_setting():
+    """models/ is a library: the tools make TensorFlow's settings (runtime.cli), and a notebook
+    or another program that imports the networks chooses its own."""
+    code = (
+        "import importlib, os, pkgutil\nimport models\n"
+        "for module in pkgutil.iter_modules(models.__path__):\n"
+        "    importlib.import_module('models.' + module.name)\n"
+        "print(os.environ.get('TF_ENABLE_ONEDNN_OPTS'), os.environ.get('TF_NUM_INTEROP_THREADS'))"
+    )
+    unset = ("TF_ENABLE_ONEDNN_OPTS", "TF_NUM_INTEROP_THREADS")
+    env = {k: v for k, v in os.environ.items() if k not in unset}
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert out.strip().splitlines()[-1] == "None None"
 
 
 def test_one_op_at_a_time_sets_tensorflows_inter_op_pool_unless_set(monkeypatch):
