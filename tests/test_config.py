@@ -1,3 +1,6 @@
+import inspect
+import re
+
 import pytest
 
 from runtime.errors import UserError
@@ -59,6 +62,16 @@ def test_presets_only_name_real_fields():
         assert set(preset) - {"stages"} <= fields
         for stage_values in preset.get("stages", {}).values():
             assert set(stage_values) <= fields
+
+
+def test_the_flags_the_field_comments_name_are_train_pys():
+    import train
+
+    usage = set(re.findall(r"--[a-z0-9-]+", train.build_parser().format_usage()))
+    source = inspect.getsource(Config).split("    def ", 1)[0]
+    comments = [line.split("#", 1)[1] for line in source.splitlines() if "#" in line]
+    named = {flag for comment in comments for flag in re.findall(r"--[a-z0-9-]+", comment)}
+    assert named and named <= usage, sorted(named - usage)
 
 
 def test_round_trip_through_json():

@@ -154,7 +154,7 @@ class Config:
     keep_checkpoints: int = 2  # --keep-checkpoints
     validation_images: int | None = 10  # --validation-images (None: all)
     validation_crop: int | None = None  # --validation-crop: centre-crop HR to at most this
-    sample_images: int = 3  # --sample-images: rows of the LR / SR / HR grid
+    sample_images: int = 3  # no flag (config.json): rows of the LR / SR / HR grid in samples/
     run_dir: str | None = None  # --run-dir
 
     @property
