@@ -12,6 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from data.images import output_suffix
 from inference.tiling import DEFAULT_TILE_PAD, upscale
 from inference.weights import load_generator, resolve_weights
 from models.precision import PRECISIONS
@@ -78,26 +79,6 @@ def build_parser():
     arg("--overwrite", action="store_true", help="replace outputs that already exist")
     arg("--no-progress", dest="progress", action="store_false", help="no progress bars")
     return parser
-
-
-def output_suffix(source, pixels, forced=None):
-    """The output's suffix: ``forced``, else the input's when it can hold the result.
-
-    JPEG would add a second lossy step on top of the network's output, so it becomes PNG;
-    16-bit and alpha go to a format that keeps them (PNG unless the input's already does).
-    """
-    if forced:
-        return f".{forced}"
-    suffix = source.suffix.lower()
-    sixteen_bit = pixels.dtype == "uint16"
-    alpha = pixels.ndim == 3 and pixels.shape[2] == 4
-    if suffix in (".png", ".tif", ".tiff"):
-        return suffix
-    if suffix == ".webp" and not sixteen_bit:
-        return suffix
-    if suffix == ".bmp" and not (sixteen_bit or alpha):
-        return suffix
-    return ".png"
 
 
 def collect_inputs(inputs, recursive):

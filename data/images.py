@@ -193,13 +193,39 @@ def decode_image(path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
 
 def read_rgb(path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """The image as uint8 RGB, the one form the networks and metrics are trained and scored on."""
-    pixels = decode_image(path, max_pixels=max_pixels)
-    if pixels.dtype == np.uint16:
-        # round(x / 257): 257 is odd, so x / 257 never lands exactly on a half.
-        pixels = ((pixels.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    pixels = eight_bit(decode_image(path, max_pixels=max_pixels))
     if pixels.ndim == 2:
         return np.repeat(pixels[:, :, None], 3, axis=2)
     return np.ascontiguousarray(pixels[:, :, :3])
+
+
+def eight_bit(pixels: np.ndarray) -> np.ndarray:
+    """uint16 pixels rounded to uint8 (others as they are): what 8-bit formats and screens hold."""
+    if pixels.dtype != np.uint16:
+        return pixels
+    # round(x / 257): 257 is odd, so x / 257 never lands exactly on a half.
+    return ((pixels.astype(np.uint32) + 128) // 257).astype(np.uint8)
+
+
+def output_suffix(source, pixels, forced=None) -> str:
+    """The suffix to save ``pixels`` made from the file ``source`` under: ``forced``, else the
+    input's own when it can hold them.
+
+    JPEG would add a second lossy step on top of a network's output, so it becomes PNG;
+    16-bit and alpha go to a format that keeps them (PNG unless the input's already does).
+    """
+    if forced:
+        return f".{forced}"
+    suffix = Path(source).suffix.lower()
+    sixteen_bit = pixels.dtype == "uint16"
+    alpha = pixels.ndim == 3 and pixels.shape[2] == 4
+    if suffix in (".png", ".tif", ".tiff"):
+        return suffix
+    if suffix == ".webp" and not sixteen_bit:
+        return suffix
+    if suffix == ".bmp" and not (sixteen_bit or alpha):
+        return suffix
+    return ".png"
 
 
 def _check_pixels(pixels) -> np.ndarray:
@@ -225,8 +251,7 @@ def _encode(pixels: np.ndarray, suffix: str, path: Path) -> bytes:
         if not ok:
             raise ImageError(f"{path}: OpenCV could not encode this image")
         return buffer.tobytes()
-    if pixels.dtype == np.uint16:  # JPEG, BMP and WebP hold 8 bits per sample.
-        pixels = ((pixels.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    pixels = eight_bit(pixels)  # JPEG, BMP and WebP hold 8 bits per sample.
     if suffix in (".jpg", ".jpeg", ".bmp") and pixels.ndim == 3 and pixels.shape[2] == 4:
         kind = "BMP" if suffix == ".bmp" else "JPEG"
         raise ImageError(f"{path}: {kind} cannot store an alpha channel; use .png or .webp")

@@ -109,8 +109,10 @@ def upscale(
     equals the untiled one within one grey level (float rounding only; see
     ``DEFAULT_TILE_PAD``), and so does a mixed-precision generator's
     (``inference.weights.load_generator(path, "bfloat16")``) with its own untiled result:
-    measured equal to the bit, like float32's. ``progress`` shows a bar over the tiles when
-    there are several.
+    measured equal to the bit on AVX-512 and AMX, within one level on a few values in 10^5
+    where oneDNN has only AVX2. ``progress``: True shows a bar over the tiles
+    when there are several; a function is called with (tiles done, tiles in all) after each
+    batch of tiles (the web page's progress bar).
 
     ``self_ensemble``: the mean of the network's answers to the 8 flips and rotations of the
     image (``inference.self_ensemble``), at 8 times the compute; each is tiled as above.
@@ -146,6 +148,14 @@ def upscale(
     if self_ensemble:
         from inference.self_ensemble import self_ensemble as average_of_transforms
 
+        views_done = []
+        if callable(progress):
+            # One count over the 8 views (each view has about the same number of tiles).
+            def on_view(done, total):
+                progress(len(views_done) * total + done, 8 * total)
+
+            run["progress"] = on_view
+
         def whole(view):
             sr = np.empty((scale * view.shape[0], scale * view.shape[1], 3), np.float32)
 
@@ -153,6 +163,7 @@ def upscale(
                 sr[top : top + core.shape[0], left : left + core.shape[1]] = core
 
             _super_resolve(view, generator, **run, sink=into)
+            views_done.append(view.shape)
             return sr
 
         paste(0, 0, average_of_transforms(lr, whole))
@@ -293,7 +304,9 @@ def _super_resolve(lr, generator, *, tile, pad, scale, progress, sink):
     count = sum(len(tiles) + (body is not None) for _, body, tiles in stages)
 
     bar = None
-    if progress and count > 1:
+    if callable(progress):
+        bar = _Reporter(progress, count)
+    elif progress and count > 1:
         from tqdm import tqdm
 
         bar = tqdm(total=count, unit="tile", leave=False, disable=None)
@@ -312,6 +325,20 @@ def _super_resolve(lr, generator, *, tile, pad, scale, progress, sink):
     finally:
         if bar is not None:
             bar.close()
+
+
+class _Reporter:
+    """A progress bar's ``update``/``close`` that calls ``report(done, total)`` instead."""
+
+    def __init__(self, report, total):
+        self.report, self.total, self.done = report, total, 0
+
+    def update(self, count):
+        self.done += count
+        self.report(self.done, self.total)
+
+    def close(self):
+        pass
 
 
 def _two_stage_plan(height, width, tile, pad, tail_pad):

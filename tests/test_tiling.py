@@ -85,12 +85,19 @@ def test_body_windows_and_one_stage_tiling_equal_the_untiled_result(tiny, monkey
     assert max_diff(tiling.upscale(image, tiny, tile=12, tile_pad=TINY_FIELD), untiled) <= 1
 
 
-# bfloat16 tiles equal the untiled bfloat16 run exactly, as float32 ones do. Measured on the
+# bfloat16 tiles equal the untiled bfloat16 run exactly on AVX-512 and AMX. Measured on the
 # shipped 16-block generator (a Set14 photo, 96x96 and 128x180, tiles of 24-100, body windows
 # of 4 and 20, with oneDNN on AMX and on AVX-512 without native bf16): not one pixel differs,
 # each output pixel being the same sums in the same order whatever its window. Only one-stage
 # tiles, which run the unfused generator, differ from the fused untiled run: by 1 level on
 # 11% of the pixels there (0.004% in float32), the same function rounded differently.
+# Where oneDNN emulates bf16 and fp16 on AVX2 alone (an AMD EPYC, AVX2), a few values in
+# 100,000 differ by one level.
+def assert_nearly_equal(tiled, untiled):
+    assert max_diff(tiled, untiled) <= 1
+    assert np.mean(tiled != untiled) < 1e-3
+
+
 @pytest.mark.parametrize("precision", ["bfloat16", "float16"])
 def test_mixed_precision_tiles_equal_the_untiled_result_of_that_precision(
     tiny, monkeypatch, precision
@@ -102,11 +109,9 @@ def test_mixed_precision_tiles_equal_the_untiled_result_of_that_precision(
     untiled = tiling.upscale(image, mixed, tile=0)
     for tile, pad in ((8, TINY_FIELD), (13, tiling.DEFAULT_TILE_PAD)):
         tiled = tiling.upscale(image, mixed, tile=tile, tile_pad=pad)
-        np.testing.assert_array_equal(tiled, untiled)
+        assert_nearly_equal(tiled, untiled)
     monkeypatch.setattr(tiling, "BODY_BATCH_PIXELS", 1800)  # two body windows, as above
-    np.testing.assert_array_equal(
-        tiling.upscale(image, mixed, tile=12, tile_pad=TINY_FIELD), untiled
-    )
+    assert_nearly_equal(tiling.upscale(image, mixed, tile=12, tile_pad=TINY_FIELD), untiled)
     monkeypatch.setattr(tiling, "split_generator", lambda generator, scale: None)
     assert max_diff(tiling.upscale(image, mixed, tile=12, tile_pad=TINY_FIELD), untiled) <= 1
 
@@ -181,15 +186,17 @@ def test_full_generator_tiles_equal_the_untiled_result(full, monkeypatch):
 
 
 @pytest.mark.slow
-def test_the_shipped_generator_tiles_exactly_in_bfloat16(monkeypatch):
+def test_the_shipped_generator_tiles_within_a_grey_level_in_bfloat16(monkeypatch):
+    """Equal to the bit on CPUs with native bf16 (AVX512_BF16); where oneDNN emulates it
+    (AVX2 only), a handful of values differ by one level (6 of 288,000 on an AMD EPYC, AVX2)."""
     from inference.weights import DEFAULT_WEIGHTS, load_generator
 
     generator = load_generator(DEFAULT_WEIGHTS["srresnet"], "bfloat16")
     image = decode_image_like_photo((40, 150))
     untiled = tiling.upscale(image, generator, tile=0)
-    np.testing.assert_array_equal(tiling.upscale(image, generator, tile=24), untiled)
-    monkeypatch.setattr(tiling, "BODY_BATCH_PIXELS", 40 * 110)  # two body windows
-    np.testing.assert_array_equal(tiling.upscale(image, generator, tile=24), untiled)
+    for body_pixels in (tiling.BODY_BATCH_PIXELS, 40 * 110):  # one, then two body windows
+        monkeypatch.setattr(tiling, "BODY_BATCH_PIXELS", body_pixels)
+        assert_nearly_equal(tiling.upscale(image, generator, tile=24), untiled)
 
 
 def decode_image_like_photo(shape):
@@ -295,3 +302,20 @@ def test_self_ensemble_tiles_like_the_untiled_run_and_keeps_grey(tiny):
     assert max_diff(tiling.upscale(image, tiny, tile=12, self_ensemble=True), untiled) <= 1
     grey = tiling.upscale(image[:, :, 0], tiny, self_ensemble=True)
     assert grey.shape == (148, 116) and grey.dtype == np.uint8
+
+
+def test_a_progress_function_counts_every_tile_once(tiny):
+    def counts(**options):
+        seen = []
+        tiling.upscale(
+            noise((20, 30, 3)), tiny, tile=12, progress=lambda *a: seen.append(a), **options
+        )
+        done, total = zip(*seen, strict=True)
+        assert list(done) == sorted(done) and done[-1] == total[-1]
+        assert len(set(total)) == 1
+        return total[0]
+
+    tiles = counts()
+    assert tiles > 1
+    # The self-ensemble's 8 views are one count, not 8 bars that each start again at 0.
+    assert counts(self_ensemble=True) == 8 * tiles
