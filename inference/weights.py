@@ -22,6 +22,27 @@ DEFAULT_WEIGHTS = {
 }
 
 
+def shipped_generators(folder=REPO_ROOT / "weights"):
+    """[(name, path, summary)] for every generator in ``folder``, in the order people would pick.
+
+    ``summary`` is the one line its model card (``<name>.md`` beside it) opens with as a
+    quotation (``> For ...``): what it is for, in the card's own words; the file name when
+    the card or the line is missing. The default model (``resolve_weights()``) comes first.
+    """
+    folder = Path(folder)
+    found = []
+    for path in sorted(folder.glob("*.keras")):
+        card = path.with_suffix(".md")
+        lines = card.read_text(encoding="utf-8").splitlines() if card.is_file() else []
+        quoted = [line[1:].strip() for line in lines if line.startswith(">")]
+        found.append((path.stem, path, quoted[0] if quoted else path.name))
+    default = [p.resolve() for p in DEFAULT_WEIGHTS.values()]
+    return sorted(
+        found,
+        key=lambda item: default.index(item[1].resolve()) if item[1].resolve() in default else 99,
+    )
+
+
 def resolve_weights(value=None):
     """The generator file behind ``--weights``: None (the shipped default), a name, or a path.
 

@@ -112,3 +112,18 @@ def test_a_generator_with_a_fixed_input_size_is_refused_in_one_line(tmp_path):
     assert_one_line_user_error(
         lambda: weights.load_generator(tmp_path / "fixed.keras"), "its input is fixed at"
     )
+
+
+def test_shipped_generators_come_with_their_cards_line_default_first(tmp_path, monkeypatch):
+    for name in ("a_x4", "srgan_x4", "z_x4"):
+        (tmp_path / f"{name}.keras").write_bytes(b"")
+    (tmp_path / "srgan_x4.md").write_text("# SRGAN\n\n> For detail: sharp texture.\n> more\n")
+    (tmp_path / "z_x4.md").write_text("# Z without a quoted line\n")
+    monkeypatch.setattr(weights, "DEFAULT_WEIGHTS", {"srgan": tmp_path / "srgan_x4.keras"})
+    found = weights.shipped_generators(tmp_path)
+    assert [(name, summary) for name, _, summary in found] == [
+        ("srgan_x4", "For detail: sharp texture."),
+        ("a_x4", "a_x4.keras"),
+        ("z_x4", "z_x4.keras"),
+    ]
+    assert weights.shipped_generators(tmp_path / "missing") == []

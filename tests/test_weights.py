@@ -15,7 +15,13 @@ import pytest
 
 import train
 from evaluation.benchmark import evaluate, load_method, resolve_datasets
-from inference.weights import DEFAULT_WEIGHTS, REPO_ROOT, load_generator, resolve_weights
+from inference.weights import (
+    DEFAULT_WEIGHTS,
+    REPO_ROOT,
+    load_generator,
+    resolve_weights,
+    shipped_generators,
+)
 from training.config import Config
 
 WEIGHTS = REPO_ROOT / "weights"
@@ -87,6 +93,14 @@ def test_the_srresnet_ships_with_a_card():
 def test_every_card_has_its_weights_and_every_weights_file_its_card():
     cards = {path.with_suffix(".keras") for path in WEIGHTS.glob("*.md")}
     assert cards == set(WEIGHTS.glob("*.keras"))
+
+
+def test_every_card_says_what_its_generator_is_for_in_one_quoted_line():
+    # app.py's model picker shows this line (inference.weights.shipped_generators).
+    found = {path: summary for _, path, summary in shipped_generators(WEIGHTS)}
+    assert set(found) == set(WEIGHTS.glob("*.keras"))
+    for path, summary in found.items():
+        assert summary.startswith("For "), path.name
 
 
 def test_only_the_default_generators_card_says_upscale_uses_it_by_default():
