@@ -11,6 +11,7 @@ removed when the server stops; nothing is written anywhere else.
 import argparse
 import os
 import shutil
+import socket
 import sys
 import tempfile
 import threading
@@ -164,11 +165,26 @@ def build_page(shipped, models, workdir, max_megapixels):
     return page
 
 
+def check_address(host, port):
+    """Refuse, in one line, an address the server could not listen on (Gradio would raise)."""
+    from runtime.errors import UserError
+
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as error:
+        # create_server adds "(while attempting to bind on address ...)": the line says it.
+        reason = (error.strerror or str(error)).split(" (while attempting")[0]
+        raise UserError(
+            f"{host}:{port}: cannot serve there ({reason}); pick another --port or --host"
+        ) from None
+
+
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not 0 <= args.port <= 65535:
-        parser.error("--port must be between 0 and 65535")
+    if not 1 <= args.port <= 65535:
+        parser.error("--port must be between 1 and 65535")
     if not args.max_megapixels > 0:
         parser.error("--max-megapixels must be positive")
 
@@ -180,6 +196,7 @@ def main(argv=None):
         where = args.weights_dir or "weights/"
         raise UserError(f"{where}: no generator .keras files to offer; train one first")
 
+    check_address(args.host, args.port)
     workdir = tempfile.mkdtemp(prefix="srgan-app-")
     # Gradio keeps uploads in GRADIO_TEMP_DIR: inside our folder, so one rmtree cleans all.
     os.environ["GRADIO_TEMP_DIR"] = os.path.join(workdir, "uploads")
