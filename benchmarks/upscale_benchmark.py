@@ -15,6 +15,13 @@ warm (what each further image of that size costs in a folder), each the mean ove
     python benchmarks/upscale_benchmark.py --compare-precisions 3  # float32 vs bfloat16
     python benchmarks/upscale_benchmark.py --precision bfloat16    # the cases in bf16
 
+Beside MP/s it prints the rate in GFLOP/s (the saved network's convolutions counted by
+``models/cost.py``, tiling's recomputed margins included) and its share of the CPU's peak for
+the precision run, computed from the physical cores, the clock and the vector units
+``/proc/cpuinfo`` reports (``benchmarks/machine.py`` says how; AMX's peak is printed for
+information), and the issue's target for the default on 1000x1000. The cases run in
+``--precision auto`` unless told otherwise, as upscale.py does.
+
 CPU seconds are printed beside wall seconds: on a shared machine wall time swings by 30%
 between identical runs, CPU time much less.
 
@@ -43,6 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 
+from benchmarks.machine import amx_peak, describe_cpu, physical_cores, vector_peak
 from models.precision import PRECISIONS
 
 TARGET_PEAK_BYTES = 2 * 1000**3
@@ -93,11 +101,15 @@ def child(size, tile, tile_pad, runs, precision="float32"):
     import keras
 
     from inference import tiling
+    from models.cost import flops_per_input_pixel
     from models.generator import build_generator
-    from models.precision import in_precision
+    from models.precision import choose_precision, in_precision
 
     keras.utils.set_random_seed(0)
-    generator = in_precision(build_generator(), precision)
+    precision = choose_precision(precision)
+    float32 = build_generator()
+    cost = flops_per_input_pixel(float32)
+    generator = in_precision(float32, precision)
     image = test_image(size)
     options = {"tile": None if tile == "auto" else int(tile)}
     if tile_pad is not None:
@@ -114,6 +126,7 @@ def child(size, tile, tile_pad, runs, precision="float32"):
         cpu_seconds.append((cpu_time() - cpu_started) / count)
     megapixels = out.shape[0] * out.shape[1] / 1e6
     chosen = tiling.auto_tile(size, size) if tile == "auto" else int(tile)
+    body, tail = work_share(size, chosen)
     print(
         json.dumps(
             {
@@ -124,6 +137,9 @@ def child(size, tile, tile_pad, runs, precision="float32"):
                 "cpu_seconds": cpu_seconds,
                 "megapixels": megapixels,
                 "peak_rss": peak_rss_bytes(),
+                "precision": precision,
+                # The saved network's operations for the image, tiling's margins included.
+                "flops": size * size * (cost.body * body + cost.tail * tail),
             }
         )
     )
@@ -142,18 +158,38 @@ def run_case(case, tile_pad, runs, precision="float32"):
 
 
 def report(results):
+    print(f"CPU: {describe_cpu()}")
+    peaks = {r["precision"]: vector_peak(r["precision"]) for r in results}
+    for precision, peak in peaks.items():
+        print(f"{precision} peak of the vector units: {peak.gflops:.0f} GFLOP/s = {peak.how}")
+    amx = amx_peak()
+    if amx:
+        print(f"AMX bf16 peak, for information: {amx.gflops:.0f} GFLOP/s = {amx.how}")
     print(
-        f"{'input':>9} {'tile':>9} {'run':>5} {'wall s':>7} {'MP/s':>6} {'cpu s':>7}"
-        f" {'MP/cpu-s':>8} {'peak RSS':>9}"
+        "FLOP: the saved network's convolutions (models/cost.py), tiling's recomputed margins "
+        "included; % peak: of the vector peak above, for the precision run; cpu %: the "
+        "same per CPU-second, against one core's share of it (what a shared machine's "
+        "load does not hide)"
+    )
+    print(
+        f"{'input':>9} {'tile':>9} {'precision':>9} {'run':>5} {'wall s':>7} {'MP/s':>6}"
+        f" {'GFLOP/s':>7} {'% peak':>6} {'cpu s':>7} {'MP/cpu-s':>8} {'cpu %':>5} {'peak RSS':>9}"
     )
     for r in results:
         tile = f"{r['tile']}({r['chosen_tile']})" if r["tile"] == "auto" else r["tile"]
+        peak = peaks[r["precision"]].gflops
+        per_core = peak / physical_cores()
         for index, (wall, cpu) in enumerate(zip(r["seconds"], r["cpu_seconds"], strict=True)):
+            gflops = r["flops"] / wall / 1e9
+            share = f"{100 * gflops / peak:5.0f}%" if peak else "     -"
+            busy = f"{100 * r['flops'] / cpu / 1e9 / per_core:4.0f}%" if peak else "    -"
             print(
-                f"{r['size']:>4}x{r['size']:<4} {tile:>9} {'first' if index == 0 else 'warm':>5}"
-                f" {wall:7.1f} {r['megapixels'] / wall:6.3f} {cpu:7.1f}"
-                f" {r['megapixels'] / cpu:8.3f} {r['peak_rss'] / 1e9:7.2f} GB"
+                f"{r['size']:>4}x{r['size']:<4} {tile:>9} {r['precision']:>9}"
+                f" {'first' if index == 0 else 'warm':>5} {wall:7.1f}"
+                f" {r['megapixels'] / wall:6.3f} {gflops:7.1f} {share} {cpu:7.1f}"
+                f" {r['megapixels'] / cpu:8.3f} {busy} {r['peak_rss'] / 1e9:7.2f} GB"
             )
+    default_target(results, peaks, amx)
     by_case = {(r["size"], r["tile"]): r for r in results}
     base, big = by_case.get((256, "0")), by_case.get((1000, "auto"))
     if not (base and big):
@@ -177,6 +213,37 @@ def report(results):
                 f"target 1000x1000 MP/s >= 0.9x untiled 256x256 ({unit}, {label} run):"
                 f" {ratio:.2f}, {verdict}"
             )
+
+
+def default_target(results, peaks, amx):
+    """The issue's target for the default (auto precision, auto tiles) on 1000x1000: at least
+    1.0 MP/s with AMX, else at least half the vector units' peak; peak memory under 2 GB."""
+    big = [r for r in results if r["size"] == 1000 and r["tile"] == "auto"]
+    if not big or len(big[0]["seconds"]) < 2:
+        return
+    r = big[0]
+    wall = min(r["seconds"][1:])
+    if amx:
+        figure, wanted, unit = r["megapixels"] / wall, 1.0, "MP/s"
+    else:
+        figure, wanted, unit = (
+            r["flops"] / wall / 1e9 / peaks[r["precision"]].gflops,
+            0.5,
+            "of peak",
+        )
+    fast = "met" if figure >= wanted else "MISSED"
+    light = "met" if r["peak_rss"] <= TARGET_PEAK_BYTES else "MISSED"
+    print(
+        f"target 1000x1000 {r['precision']} warm >= {wanted:g} {unit}: {figure:.2f}, {fast}; "
+        f"peak RSS <= 2 GB: {r['peak_rss'] / 1e9:.2f} GB, {light}"
+    )
+
+
+def work_share(size, tile):
+    """(body, tail) LR pixels computed per image pixel: 1 untiled, more with tiles' margins."""
+    if tile <= 0 or size <= tile:
+        return 1.0, 1.0
+    return computed_share(size, tile)
 
 
 def computed_share(size, tile):
@@ -237,32 +304,6 @@ def side_by_side(rounds, tile_pad):
         print(
             f"target 1000x1000 MP/s >= 0.9x untiled 256x256 (warm, {label}): {ratio:.2f}, {verdict}"
         )
-
-
-# The CPU features that decide how fast each precision runs (models.precision.choose_precision).
-SPEED_FLAGS = ("avx2", "avx512f", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16", "amx_fp16")
-
-
-def describe_cpu(cpuinfo="/proc/cpuinfo"):
-    """The CPU's model name, its cores and which of SPEED_FLAGS it has, in one line."""
-    from models.precision import cpu_flags
-
-    model = "unknown CPU"
-    try:
-        for line in Path(cpuinfo).read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() in ("model name", "Model"):
-                model = value.strip()
-                break
-    except OSError:
-        pass
-    flags = cpu_flags(cpuinfo)
-    present = [flag for flag in SPEED_FLAGS if flag in flags]
-    absent = [flag for flag in SPEED_FLAGS if flag not in flags]
-    return (
-        f"{model}, {os.cpu_count()} cores; has {' '.join(present) or 'none of them'}"
-        f"; lacks {' '.join(absent) or 'none'}"
-    )
 
 
 def compare_precisions(size, rounds, precisions, runs=3):
@@ -371,8 +412,8 @@ def main():
     parser.add_argument(
         "--precision",
         choices=PRECISIONS,
-        default="float32",
-        help="what the cases compute in (default: %(default)s)",
+        default="auto",
+        help="what the cases compute in (default: %(default)s, as upscale.py)",
     )
     parser.add_argument(
         "--compare-precisions",
@@ -412,8 +453,6 @@ def main():
                 for key in ("seconds", "cpu_seconds"):
                     kept[key] = [min(a, b) for a, b in zip(kept[key], result[key], strict=True)]
                 kept["peak_rss"] = max(kept["peak_rss"], result["peak_rss"])
-        if args.precision != "float32":
-            print(f"precision: {args.precision}")
         report(list(merged.values()))
 
 
