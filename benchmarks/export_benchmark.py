@@ -113,7 +113,7 @@ def main(argv=None):
     import keras
     import tensorflow as tf
 
-    from data.pairs import lr_to_model
+    from data.conventions import to_model_input
     from inference import tiling
     from inference.export import export_generator
     from inference.export_convert import QUANTIZATIONS
@@ -135,7 +135,7 @@ def main(argv=None):
         image = test_image(args.size)
         batch = image[None]
         runners = {
-            "Keras predict_on_batch": lambda b: generator.predict_on_batch(lr_to_model(b)),
+            "Keras predict_on_batch": lambda b: generator.predict_on_batch(to_model_input(b)),
             "upscale.py (inference.tiling)": lambda b: tiling.upscale(b[0], generator, tile=0),
         }
         for item in exports:

@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from benchmarks.machine import describe_cpu  # noqa: E402
+from data.conventions import to_model_output  # noqa: E402
 
 SCALE = 4
 
@@ -34,7 +35,7 @@ def pooled(image):
     training's consistency target is (``models.gan.pooled_like_consistency``)."""
     from models.gan import pooled_like_consistency
 
-    x = np.asarray(image, np.float32) / 127.5 - 1.0
+    x = to_model_output(image)
     x = x if x.ndim == 3 else x[:, :, None]
     height, width = x.shape[0] // SCALE * SCALE, x.shape[1] // SCALE * SCALE
     result = pooled_like_consistency(x[None, :height, :width], SCALE)[0]

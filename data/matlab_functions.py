@@ -1,9 +1,10 @@
-"""MATLAB's bicubic ``imresize`` and ``rgb2ycbcr`` luma, reproduced, and the SR conventions built
-on them: modcrop, the bicubic LR image and the bicubic baseline.
+"""MATLAB's bicubic ``imresize``, reproduced, and the SR conventions built on it: modcrop, the
+bicubic LR image and the bicubic baseline.
 
 Every PSNR in the SR literature is measured against LR images made by MATLAB's
-``imresize(..., 'bicubic')`` and scored on MATLAB's ``rgb2ycbcr`` luma, so both are reproduced
-here; the tests check that the official Set5/Set14 LR files come out bit for bit. Other resizers
+``imresize(..., 'bicubic')`` and scored on MATLAB's ``rgb2ycbcr`` luma (``data.conventions``
+owns that one, with the other image conventions), so the resize is reproduced here; the tests
+check that the official Set5/Set14 LR files come out bit for bit. Other resizers
 do not: OpenCV's cubic (a = -0.75, no antialiasing) moves the Set5 bicubic baseline by +0.2 dB
 when it upscales and by -0.6 dB when it makes the LR images.
 
@@ -136,19 +137,3 @@ def bicubic_downscale(hr: np.ndarray, scale: int = 4) -> np.ndarray:
 def bicubic_upscale(lr: np.ndarray, scale: int = 4) -> np.ndarray:
     """The bicubic baseline every SR paper reports."""
     return imresize(lr, scale=scale)
-
-
-def rgb_to_y(image: np.ndarray) -> np.ndarray:
-    """BT.601 luma in [16, 235], as MATLAB's ``rgb2ycbcr`` gives it, unrounded.
-
-    The SR papers score PSNR and SSIM on this channel. Rounding it to integers, as ``rgb2ycbcr``
-    does for uint8 input, would lower the Set5 bicubic PSNR by about 0.01 dB.
-    """
-    image = np.asarray(image)
-    if image.ndim == 2:
-        return image.astype(np.float64)
-    if image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f"image must be HxW or HxWx3, not {image.shape}")
-    rgb = image.astype(np.float64)
-    weighted = 65.481 * rgb[..., 0] + 128.553 * rgb[..., 1] + 24.966 * rgb[..., 2]
-    return 16.0 + weighted / 255.0

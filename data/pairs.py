@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from data.conventions import to_model_input, to_model_output
 from data.images import ImageError, read_rgb
 from data.matlab_functions import bicubic_downscale, imresize, modcrop
 from runtime import atomic
@@ -32,21 +33,6 @@ from runtime.errors import UserError
 
 SCALE = 4
 CACHE_VERSION = 1
-
-
-def lr_to_model(lr):
-    """uint8 LR -> float32 in [0, 1], the generator's input range (paper, section 3.2)."""
-    return np.asarray(lr, np.float32) / 255.0
-
-
-def hr_to_model(hr):
-    """uint8 HR -> float32 in [-1, 1], the generator's tanh output range."""
-    return np.asarray(hr, np.float32) / 127.5 - 1.0
-
-
-def sr_to_uint8(sr):
-    """Generator output in [-1, 1] -> uint8, rounded and clipped."""
-    return np.clip(np.rint((np.asarray(sr, np.float32) + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
 
 def make_pair(hr, *, mode, hr_size):
@@ -201,7 +187,7 @@ class PairSource:
                 draws = np.random.default_rng([seed, epoch, index, slot, 2])
                 lr = self.degrade(np.ascontiguousarray(hr), draws)
             lrs[slot], hrs[slot] = lr, hr
-        return lr_to_model(lrs), hr_to_model(hrs)
+        return to_model_input(lrs), to_model_output(hrs)
 
 
 # The smallest HR side a whole validation image may have: the 4-pixel shave and SSIM's 11x11

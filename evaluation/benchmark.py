@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from data.catalog import lookup
+from data.conventions import luma, to_uint8
 from data.images import decode_image, write_image
 from data.matlab_functions import bicubic_downscale, bicubic_upscale, modcrop
 from data.resolve import BenchmarkImage, resolve_benchmark
@@ -213,8 +214,7 @@ def load_pixels(path) -> np.ndarray:
 
 def to_grey(rgb: np.ndarray) -> np.ndarray:
     """BT.601 luma rescaled to 0-255: the grey a metric compares with a grey HR."""
-    luma = np.asarray(rgb, np.float64) @ np.array([0.299, 0.587, 0.114])
-    return np.clip(np.rint(luma), 0, 255).astype(np.uint8)
+    return to_uint8(luma(np.asarray(rgb, np.float64)))
 
 
 def match_mode(image: np.ndarray, like: np.ndarray) -> np.ndarray:

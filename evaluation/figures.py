@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from data import conventions
 from data.matlab_functions import modcrop
 from evaluation.benchmark import SCALE, Evaluation, FigureData
 from evaluation.tables import write_file
@@ -23,12 +24,10 @@ def choose_crop(hr: np.ndarray, size: int | None = None) -> tuple[int, int, int]
 
     Detail is the luma gradient energy; the border the metrics shave is avoided.
     """
-    from data.matlab_functions import rgb_to_y
-
     height, width = hr.shape[:2]
     size = int(size or max(16, min(height, width) // 4))
     size = min(size, height, width)
-    luma = rgb_to_y(hr)
+    luma = conventions.rgb_to_y(hr)
     energy = np.zeros_like(luma)
     energy[:, 1:] += np.diff(luma, axis=1) ** 2
     energy[1:, :] += np.diff(luma, axis=0) ** 2
@@ -251,16 +250,14 @@ def flat_response(generator, *, level: float = 0.5, size: int = 32) -> np.ndarra
     """
     lr = np.full((1, size, size, 3), level, np.float32)
     sr = np.asarray(generator.predict_on_batch(lr))[0]
-    grey = ((sr + 1.0) * 127.5) @ np.array([0.299, 0.587, 0.114])
+    grey = conventions.luma(conventions.to_levels(sr).astype(np.float64))
     border = 4 * SCALE
     return grey[border:-border, border:-border]
 
 
 def spectrum(image: np.ndarray) -> np.ndarray:
     """log10 power spectrum of the luma (DC at the centre) for ``imshow``."""
-    from data.matlab_functions import rgb_to_y
-
-    luma = rgb_to_y(image) if image.ndim == 3 else np.asarray(image, np.float64)
+    luma = conventions.rgb_to_y(image) if image.ndim == 3 else np.asarray(image, np.float64)
     luma = luma - luma.mean()
     window = np.outer(np.hanning(luma.shape[0]), np.hanning(luma.shape[1]))
     power = np.abs(np.fft.fftshift(np.fft.fft2(luma * window))) ** 2
@@ -273,9 +270,7 @@ def checkerboard_energy(image: np.ndarray) -> float:
     Those are the multiples of 1/4 cycle per pixel on each axis; the image is cropped to a
     multiple of 4 so they fall exactly on FFT bins. Natural images put well under 1% there.
     """
-    from data.matlab_functions import rgb_to_y
-
-    luma = rgb_to_y(image) if image.ndim == 3 else np.asarray(image, np.float64)
+    luma = conventions.rgb_to_y(image) if image.ndim == 3 else np.asarray(image, np.float64)
     luma = modcrop(luma, 4)
     luma = luma - luma.mean()
     power = np.abs(np.fft.fft2(luma)) ** 2

@@ -21,8 +21,7 @@ import math
 
 import numpy as np
 
-from data.matlab_functions import rgb_to_y
-from evaluation.metrics import shave
+from data.conventions import rgb_to_y, shave
 
 PERIOD = 4
 RING = (2, 3)  # the neighbours' Chebyshev distances from a grid bin, in FFT bins

@@ -13,21 +13,9 @@ import math
 import numpy as np
 from skimage.metrics import structural_similarity
 
-from data.matlab_functions import rgb_to_y
+from data.conventions import rgb_to_y, shave
 
 DATA_RANGE = 255.0
-
-
-def shave(image: np.ndarray, border: int) -> np.ndarray:
-    """Drop ``border`` pixels on each side: SR networks are not judged on padding artefacts."""
-    if int(border) != border or border < 0:
-        raise ValueError(f"crop_border must be a non-negative integer, not {border!r}")
-    border = int(border)
-    if border == 0:
-        return image
-    if min(image.shape[:2]) <= 2 * border:
-        raise ValueError(f"crop_border {border} leaves nothing of an image of shape {image.shape}")
-    return image[border:-border, border:-border]
 
 
 def _prepare(reference, estimate, crop_border: int, y_channel: bool):

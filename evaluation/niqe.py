@@ -42,8 +42,8 @@ import numpy as np
 from scipy.ndimage import convolve
 from scipy.special import gamma
 
-from data.matlab_functions import imresize, rgb_to_y
-from evaluation.metrics import shave
+from data.conventions import rgb_to_y, shave
+from data.matlab_functions import imresize
 
 PARAMS_FILE = Path(__file__).with_name("niqe_pris_params.npz")
 PARAMS_SHA256 = "2a7c182a68c9e7f1b2e2e5ec723279d6f65d912b6fcaf37eb2bf03d7367c4296"

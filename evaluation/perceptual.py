@@ -30,8 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from data.conventions import shave
 from evaluation.grid import grid_score
-from evaluation.metrics import shave
 
 LPIPS_NET = "alex"
 # The smallest side AlexNet's five layers take (models.lpips_nets.min_image_size("alex")), known

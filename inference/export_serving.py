@@ -14,14 +14,14 @@ the sidecar describes it.
 
 import numpy as np
 
+from data import conventions
+
 SCALE = 4
 INPUT_DTYPES = ("uint8", "float32")
 INPUT_NAME = "lr"
 OUTPUT_NAME = "sr"
 # The signature SavedModel and TFLite files are called through (Keras's export names it so).
 SIGNATURE = "serving_default"
-# BT.601 luma, as inference.tiling brings a grey image's colour output back to grey.
-_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
 def serving_model(generator, *, input_dtype="uint8", input_size=None):
@@ -45,20 +45,23 @@ def serving_model(generator, *, input_dtype="uint8", input_size=None):
         raise ValueError(f"input_dtype must be one of {INPUT_DTYPES}, not {input_dtype!r}")
     height, width = input_size or (None, None)
     lr = keras.Input((height, width, 3), dtype=input_dtype, name=INPUT_NAME)
-    x = layers.Rescaling(1 / 255, name="to_unit")(lr) if input_dtype == "uint8" else lr
-    levels = layers.Rescaling(127.5, offset=127.5, name="to_levels")(generator(x))
+    unit = 1 / conventions.LEVELS
+    x = layers.Rescaling(unit, name="to_unit")(lr) if input_dtype == "uint8" else lr
+    scale, offset = conventions.levels_rescaling()
+    levels = layers.Rescaling(scale, offset=offset, name="to_levels")(generator(x))
     return keras.Model(lr, {OUTPUT_NAME: levels}, name=f"{generator.name}_serving")
 
 
 def to_model_input(pixels, input_dtype="uint8"):
     """uint8 RGB (NHWC) as an export with ``input_dtype`` takes it."""
     pixels = np.asarray(pixels, np.uint8)
-    return pixels if input_dtype == "uint8" else pixels.astype(np.float32) / np.float32(255)
+    return pixels if input_dtype == "uint8" else conventions.to_model_input(pixels)
 
 
 def to_uint8(levels, *, grey=False):
-    """An export's output levels as upscale.py's uint8 image; ``grey``: BT.601 luma first."""
+    """An export's output levels as upscale.py's uint8 image; ``grey``: BT.601 luma first, as
+    ``inference.tiling`` brings a grey image's colour output back to grey."""
     levels = np.asarray(levels, np.float32)
     if grey:
-        levels = levels @ _LUMA
-    return np.clip(np.rint(levels), 0, 255).astype(np.uint8)
+        levels = conventions.luma(levels)
+    return conventions.to_uint8(levels)

@@ -10,6 +10,7 @@ export only writes it.
 import hashlib
 from pathlib import Path
 
+from data import conventions
 from inference.export_serving import INPUT_NAME, OUTPUT_NAME, SCALE, SIGNATURE
 
 QUANTIZATION_NOTES = {
@@ -88,8 +89,8 @@ def io_info(fmt, common):
                 "shape": [None, out_h, out_w, 3],
                 "layout": "NHWC, RGB",
                 "range": [0.0, 255.0],
-                "meaning": "upscale.py's levels before rounding, (tanh output + 1) * 127.5; "
-                "clip(rint(x), 0, 255) as uint8 is its image",
+                "meaning": "upscale.py's levels before rounding, (tanh output + 1) * "
+                f"{conventions.LEVELS / 2}; clip(rint(x), 0, 255) as uint8 is its image",
             }
         ],
         "shape": shape_note,

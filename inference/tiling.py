@@ -1,9 +1,10 @@
 """Super-resolve whole images of any size, mode and bit depth with a trained generator.
 
-The generator sees LR RGB float32 in [0, 1] and answers 4x RGB in [-1, 1]. Users have grey,
-RGBA, palette and 16-bit files, and images far larger than memory allows in one pass, so this
-module converts every mode to what the network knows and back, and cuts large images into
-overlapping tiles whose seams cannot be told from an untiled run.
+The generator sees LR RGB float32 in [0, 1] and answers 4x RGB in [-1, 1] (``data.conventions``
+converts both ways, 16-bit levels included). Users have grey, RGBA, palette and 16-bit files,
+and images far larger than memory allows in one pass, so this module converts every mode to
+what the network knows and back, and cuts large images into overlapping tiles whose seams
+cannot be told from an untiled run.
 
 Tiling runs in two stages when the generator allows it (SRResNet does). Per LR pixel, the
 upsampling tail, whose tensors have 256 maps at LR or 64 at 2x, needs about 4.4 KB of memory,
@@ -25,6 +26,7 @@ import math
 
 import numpy as np
 
+from data.conventions import luma, to_levels, to_model_input
 from inference.split import split_generator
 
 # LR pixels of real context around each tile, as the whole generator sees it.
@@ -60,9 +62,6 @@ BATCH_PIXELS = 256 * 256
 # Smaller windows (400,000 or 300,000 pixels) lower the 1000x1000 peak to 1.6 or 1.3 GB but
 # compute 16-26% more in the body, and 10% more in the tail, whose tiles must fit in them.
 BODY_BATCH_PIXELS = 10 * BATCH_PIXELS
-
-# BT.601 luma: what PIL's convert("L") and the Y channel the SR papers score on both use.
-_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
 def auto_tile(height, width):
@@ -130,8 +129,7 @@ def upscale(
 
     grey = pixels.ndim == 2
     colour = np.repeat(pixels[:, :, None], 3, axis=2) if grey else pixels[:, :, :3]
-    lr = colour.astype(np.float32)
-    lr /= maximum
+    lr = to_model_input(colour, maximum)
 
     has_alpha = pixels.ndim == 3 and pixels.shape[2] == 4
     out_shape = (scale * height, scale * width) + (() if grey else (pixels.shape[2],))
@@ -176,9 +174,9 @@ def upscale(
 
 def _quantise(sr, maximum, grey):
     """Network output in [-1, 1] to integer levels; grey as luma of the unrounded colour."""
-    levels = (sr + 1.0) * (maximum / 2.0)
+    levels = to_levels(sr, maximum)
     if grey:
-        levels = levels @ _LUMA
+        levels = luma(levels)
     np.rint(levels, out=levels)
     np.clip(levels, 0.0, maximum, out=levels)
     return levels

@@ -9,6 +9,8 @@ bytecode that breaks across Python and Keras versions.
 import keras
 from keras import ops
 
+from data import conventions
+
 PACKAGE = "srgan"
 
 # keras.applications.vgg19.preprocess_input ("caffe" mode): BGR order, per-channel ImageNet means.
@@ -55,7 +57,7 @@ class VGGPreprocess(keras.layers.Layer):
     """
 
     def call(self, inputs):
-        rgb_255 = (inputs + 1.0) * 127.5
+        rgb_255 = conventions.to_levels(inputs)
         bgr = ops.flip(rgb_255, axis=-1)
         mean = ops.convert_to_tensor(IMAGENET_BGR_MEAN, dtype=bgr.dtype)
         return bgr - mean

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from data.pairs import lr_to_model
+from data.conventions import to_model_input
 from evaluation.metrics import psnr
 from inference import export
 from inference.export_convert import FORMATS, QUANTIZATIONS
@@ -72,7 +72,7 @@ def photo(size, seed=0):
 
 def keras_output(generator, pixels):
     """The generator's [-1, 1] output as Keras computes it from upscale.py's input."""
-    return np.asarray(generator.predict_on_batch(lr_to_model(pixels)))
+    return np.asarray(generator.predict_on_batch(to_model_input(pixels)))
 
 
 def to_model_range(levels):
@@ -209,7 +209,7 @@ def test_float_input_and_fixed_size(weights, generator, tmp_path):
         assert item.info["inputs"][0]["dtype"] == "float32"
         assert item.info["inputs"][0]["shape"] == [None, 24, 32, 3]
         assert item.info["outputs"][0]["shape"] == [None, 96, 128, 3]
-        levels = RUNTIMES[item.format](item.path, lr_to_model(pixels))
+        levels = RUNTIMES[item.format](item.path, to_model_input(pixels))
         assert np.abs(to_model_range(levels) - expected).max() < TOLERANCE
     from ai_edge_litert.interpreter import Interpreter
 

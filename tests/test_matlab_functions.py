@@ -1,5 +1,4 @@
-"""data/matlab_functions.py: MATLAB's bicubic resize and luma, checked against the official LR
-files."""
+"""data/matlab_functions.py: MATLAB's bicubic resize, checked against the official LR files."""
 
 import numpy as np
 import pytest
@@ -10,9 +9,8 @@ from data.matlab_functions import (
     bicubic_upscale,
     imresize,
     modcrop,
-    rgb_to_y,
 )
-from tests.test_images import GREY, RGB, RGBA, RNG
+from tests.test_images import GREY, RGB, RNG
 
 # --- geometry and colour ---------------------------------------------------------------------
 
@@ -94,21 +92,6 @@ def test_bicubic_helpers_shapes():
     assert lr.shape == (12, 15, 3)
     np.testing.assert_array_equal(lr, imresize(hr[:48, :60], scale=0.25))
     assert bicubic_upscale(lr, 4).shape == (48, 60, 3)
-
-
-def test_rgb_to_y_is_matlab_bt601():
-    colours = np.array(
-        [[[0, 0, 0], [255, 255, 255], [255, 0, 0], [0, 255, 0], [0, 0, 255]]], np.uint8
-    )
-    y = rgb_to_y(colours)
-    assert y.dtype == np.float64
-    np.testing.assert_allclose(y[0], [16, 235, 16 + 65.481, 16 + 128.553, 16 + 24.966], atol=1e-9)
-    np.testing.assert_allclose(rgb_to_y(colours.astype(float)), y)
-    grey = rgb_to_y(GREY)
-    assert grey.dtype == np.float64
-    np.testing.assert_array_equal(grey, GREY)
-    with pytest.raises(ValueError):
-        rgb_to_y(RGBA)
 
 
 # --- the golden test: our bicubic is MATLAB's ------------------------------------------------

@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 from scipy.signal import convolve2d
 
+from data.conventions import rgb_to_y, shave
 from data.images import decode_image, list_images, read_rgb
-from data.matlab_functions import bicubic_upscale, modcrop, rgb_to_y
-from evaluation.metrics import psnr, shave, ssim
+from data.matlab_functions import bicubic_upscale, modcrop
+from evaluation.metrics import psnr, ssim
 
 RNG = np.random.default_rng(0)
 IMAGE = RNG.integers(0, 256, (40, 48, 3), dtype=np.uint8)

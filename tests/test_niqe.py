@@ -6,8 +6,9 @@ import pytest
 from scipy.ndimage import gaussian_filter
 from skimage import data
 
+from data.conventions import rgb_to_y
 from data.images import read_rgb
-from data.matlab_functions import imresize, rgb_to_y
+from data.matlab_functions import imresize
 from evaluation import niqe as niqe_module
 from evaluation.niqe import PARAMS_FILE, PARAMS_SHA256, load_pristine_model, niqe
 

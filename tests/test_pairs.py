@@ -5,18 +5,9 @@ from data.images import list_images, read_rgb, write_image
 from data.pairs import (
     PairSource,
     Prefetcher,
-    hr_to_model,
-    lr_to_model,
-    sr_to_uint8,
     validation_pairs,
 )
 from runtime.errors import UserError
-
-
-def test_model_ranges_round_trip():
-    pixels = np.arange(256, dtype=np.uint8)
-    assert lr_to_model(pixels).min() == 0 and lr_to_model(pixels).max() == 1
-    np.testing.assert_array_equal(sr_to_uint8(hr_to_model(pixels)), pixels)
 
 
 def test_crop_batches_are_aligned_and_deterministic(photo_folder, tmp_path):

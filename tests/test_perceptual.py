@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from evaluation.metrics import shave
+from data.conventions import shave
 from evaluation.perceptual import (
     LPIPS_MIN_SIDE,
     Perceptual,
@@ -57,7 +57,7 @@ def test_lpips_is_the_models_distance_on_the_shaved_images(weights, pair):
 
 
 def test_a_grey_image_is_replicated_to_rgb(weights, pair):
-    from data.matlab_functions import rgb_to_y
+    from data.conventions import rgb_to_y
 
     hr, sr = (np.rint(rgb_to_y(image)).astype(np.uint8) for image in pair)
     assert hr.ndim == 2 and as_rgb(hr).shape == (*hr.shape, 3)

@@ -8,7 +8,7 @@ sample grids.
 
 import numpy as np
 
-from data.pairs import lr_to_model, sr_to_uint8
+from data.conventions import output_to_uint8, to_model_input
 from evaluation.metrics import psnr, ssim
 from evaluation.perceptual import lpips_score
 from training.config import SCALE
@@ -27,9 +27,9 @@ def super_resolve(generator, lr_images):
     for index, image in enumerate(lr_images):
         by_shape.setdefault(image.shape, []).append(index)
     for indices in by_shape.values():
-        batch = lr_to_model(np.stack([lr_images[i] for i in indices]))
+        batch = to_model_input(np.stack([lr_images[i] for i in indices]))
         for i, sr in zip(indices, predict(generator, batch), strict=True):
-            results[i] = sr_to_uint8(sr)
+            results[i] = output_to_uint8(sr)
     return results
 
 
