@@ -358,6 +358,64 @@ def compare_precisions(size, rounds, precisions, runs=3):
         )
 
 
+def profile(size, precision, runs=3):
+    """Where an untiled run's time goes: the fused body, then each layer of the tail (the
+    polyphase form ``inference.split`` runs), then the rest of ``tiling.upscale`` (input
+    scaling, the float-to-levels rounding, copies). Warm medians of ``runs`` calls each."""
+    import keras
+
+    from inference import tiling
+    from inference.split import split_generator
+    from models.cost import flops_per_input_pixel
+    from models.generator import build_generator
+    from models.precision import choose_precision, in_precision
+
+    precision = choose_precision(precision)
+    keras.utils.set_random_seed(0)
+    float32 = build_generator()
+    cost = flops_per_input_pixel(float32)
+    generator = in_precision(float32, precision)
+    split = split_generator(generator, 4)
+    tail_class = type(split.tail)
+    image = test_image(size)
+    lr = (image.astype(np.float32) / 255)[None]
+
+    def median_ms(call):
+        call()  # traces
+        times = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            call()
+            times.append(time.perf_counter() - started)
+        return 1000 * float(np.median(times))
+
+    parts, tensor = [], lr
+    steps = [("body (batch norms folded)", split.body)]
+    steps += [(type(layer).__name__, tail_class([layer])) for layer in split.tail.chain]
+    for name, model in steps:
+        inputs = tensor
+        parts.append((name, median_ms(lambda m=model, x=inputs: m.predict_on_batch(x))))
+        tensor = np.asarray(model.predict_on_batch(inputs))
+    whole = median_ms(lambda: split.whole.predict_on_batch(lr))
+    full = median_ms(lambda: tiling.upscale(image, generator, tile=0))
+    peak = vector_peak(precision).gflops
+    print(f"CPU: {describe_cpu()}; {precision}; {size}x{size} untiled, warm medians of {runs}")
+    print(f"{'part':>28} {'ms':>8} {'share':>6} {'GFLOP/s':>8} {'% peak':>6}")
+    body_ms = parts[0][1]
+    tail_ms = sum(ms for _, ms in parts[1:])
+    for name, ms in parts:
+        print(f"{name:>28} {ms:8.1f} {ms / full:6.1%}")
+    pixels = size * size
+    for name, ms, flops in (
+        ("body", body_ms, cost.body),
+        ("tail, layer by layer", tail_ms, cost.tail),
+        ("body + tail in one model", whole, cost.total),
+        ("tiling.upscale, all of it", full, cost.total),
+    ):
+        gflops = flops * pixels / ms / 1e6
+        print(f"{name:>28} {ms:8.1f} {ms / full:6.1%} {gflops:8.1f} {gflops / peak:6.1%}")
+
+
 def pad_sweep(size, tile, pads, seeds):
     """Largest difference from the untiled output, in grey levels, for each tile_pad.
 
@@ -410,6 +468,12 @@ def main():
     )
     parser.add_argument("--pad-sweep", action="store_true")
     parser.add_argument(
+        "--profile",
+        type=int,
+        metavar="SIZE",
+        help="instead of the cases: where a SIZE x SIZE untiled run's time goes, part by part",
+    )
+    parser.add_argument(
         "--precision",
         choices=PRECISIONS,
         default="auto",
@@ -437,6 +501,8 @@ def main():
         compare_precisions(256, args.compare_precisions, args.precisions)
     elif args.side_by_side:
         side_by_side(args.side_by_side, args.tile_pad)
+    elif args.profile:
+        profile(args.profile, args.precision)
     elif args.pad_sweep:
         pad_sweep(128, 32, (8, 12, 16, 20, 24, 32, 40), seeds=(0, 1))
     else:
