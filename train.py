@@ -11,7 +11,7 @@ from pathlib import Path
 from data.degradations import DEGRADATIONS
 from models.options import ADVERSARIAL_LOSSES
 from models.precision import PRECISIONS
-from runtime import cli
+from runtime import cli, rundir
 from runtime.errors import UserError
 from training.config import (
     CONTENT_LOSSES,
@@ -199,11 +199,11 @@ def resumed_config(args, argv=()):
     refused = sorted({flag for flag in given_flags(argv) if flag not in RESUME_FLAGS})
     if refused:
         raise UserError(
-            f"--resume continues the run as its config.json says; {', '.join(refused)} cannot "
+            f"--resume continues the run as its {rundir.CONFIG} says; {', '.join(refused)} cannot "
             "change it (only --epochs, --data-dir and --vgg-weights can): start a new run with "
             "--init-generator to train on from it differently"
         )
-    config_file = run_dir / "config.json"
+    config_file = run_dir / rundir.CONFIG
     if not config_file.is_file():
         raise UserError(f"nothing to resume: {config_file} does not exist")
     config = read_config(config_file)
@@ -251,10 +251,9 @@ def main(argv=None):
         print(f"done: {result.step} steps; validation PSNR-Y {result.validation['psnr_y']:.2f} dB")
     else:  # its last checkpoint was saved by a stop, without validation
         print(f"done: {result.step} steps (the last checkpoint has no validation)")
-    print(
-        f"results in {result.run_dir}: history.csv, loss.png, samples/, validation.csv, "
-        "checkpoints/, generator.keras"
-    )
+    written = (rundir.HISTORY, rundir.LOSS_PLOT, f"{rundir.SAMPLES}/", rundir.VALIDATION)
+    written += (f"{rundir.CHECKPOINTS}/", rundir.GENERATOR)
+    print(f"results in {result.run_dir}: {', '.join(written)}")
     return 0
 
 

@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.machine import describe_cpu  # noqa: E402
+from runtime import rundir  # noqa: E402
 
 COSINE = ["--schedule", "cosine", "--learning-rate", "5e-4", "--warmup-steps", "100"]
 COSINE += ["--min-learning-rate", "1e-6"]
@@ -57,7 +58,7 @@ def train_command(name, steps, train_dir, out):
 
 def run_setting(name, steps, train_dir, out):
     run_dir = Path(out) / name
-    if (run_dir / "generator.keras").is_file():
+    if (run_dir / rundir.GENERATOR).is_file():
         print(f"{name}: already trained in {run_dir}", flush=True)
         return
     run_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -74,7 +75,7 @@ def score(names, out, data_dir):
     from evaluation.benchmark import evaluate, load_methods, resolve_datasets
     from evaluation.runs import step_seconds
 
-    specs = [f"{name}={Path(out) / name / 'generator.keras'}" for name in names]
+    specs = [f"{name}={Path(out) / name / rundir.GENERATOR}" for name in names]
     methods = load_methods(specs, bicubic=False)
     datasets = resolve_datasets(["Set5", "Set14"], data_dir)
     evaluation = evaluate(methods, datasets, progress=False)

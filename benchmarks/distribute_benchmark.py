@@ -25,6 +25,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from benchmarks.machine import describe_cpu  # noqa: E402 (no TensorFlow: the workers load it)
+from runtime import rundir  # noqa: E402
 
 WARMUP = 3
 
@@ -56,7 +57,7 @@ def run(workers, args, folder):
     wall = time.perf_counter() - started
     if result.returncode != 0:
         sys.exit(f"{workers} workers failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
-    return steps_per_second(run_dir / "history.csv"), wall
+    return steps_per_second(run_dir / rundir.HISTORY), wall
 
 
 def main():

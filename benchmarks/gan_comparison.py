@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.machine import describe_cpu  # noqa: E402
+from runtime import rundir  # noqa: E402
 
 TODAY = ["--consistency-weight", "10"]
 RAGAN = [*TODAY, "--adversarial", "ragan"]
@@ -76,11 +77,11 @@ def train_command(name, steps, train_dir, out, init):
 
 def run_recipe(name, steps, train_dir, out, init):
     run_dir = Path(out) / name
-    if (run_dir / "generator.keras").is_file():
+    if (run_dir / rundir.GENERATOR).is_file():
         print(f"{name}: already trained in {run_dir}", flush=True)
         return
     command = train_command(name, steps, train_dir, out, init)
-    if (run_dir / "config.json").is_file():
+    if (run_dir / rundir.CONFIG).is_file():
         command = [sys.executable, str(ROOT / "train.py"), "--resume", str(run_dir)]
     run_dir.parent.mkdir(parents=True, exist_ok=True)
     print(f"{name}: {' '.join(command[1:])}", flush=True)
@@ -91,19 +92,17 @@ def run_recipe(name, steps, train_dir, out, init):
 
 
 def finished(names, out):
-    return [name for name in names if (Path(out) / name / "generator.keras").is_file()]
+    return [name for name in names if (Path(out) / name / rundir.GENERATOR).is_file()]
 
 
 def generators(names, out, init):
     """(label, recipe, weights, path): the starting SRResNet, then each recipe's EMA average
     (``generator.keras``) and raw weights (the last checkpoint's ``generator_raw.keras``)."""
-    from training.checkpoints import latest_checkpoint
-
     rows = [("start", "start", "SRResNet", Path(init))]
     for name in names:
         run_dir = Path(out) / name
-        rows.append((f"{name} EMA", name, "EMA", run_dir / "generator.keras"))
-        raw = latest_checkpoint(run_dir) / "generator_raw.keras"
+        rows.append((f"{name} EMA", name, "EMA", run_dir / rundir.GENERATOR))
+        raw = rundir.latest_checkpoint(run_dir) / rundir.RAW_GENERATOR
         if raw.is_file():
             rows.append((f"{name} raw", name, "raw", raw))
     return rows

@@ -33,6 +33,7 @@ sys.path.insert(0, str(REPO_ROOT))
 import numpy as np  # noqa: E402
 
 from benchmarks.machine import describe_cpu  # noqa: E402
+from runtime import rundir  # noqa: E402
 from training import checkpoints  # noqa: E402
 
 
@@ -52,12 +53,12 @@ def final_state(run_dir):
 
     import h5py
 
-    latest = checkpoints.latest_checkpoint(run_dir)
+    latest = rundir.latest_checkpoint(run_dir)
     if latest is None:
         return None
     _, optimizers = checkpoints.read_checkpoint(latest)
     arrays = {f"opt/{k}": v for name in optimizers for k, v in optimizers[name].items()}
-    with zipfile.ZipFile(latest / "generator.keras") as archive:
+    with zipfile.ZipFile(latest / rundir.GENERATOR) as archive:
         weights = h5py.File(io.BytesIO(archive.read("model.weights.h5")), "r")
     with weights:
         weights.visititems(
@@ -77,16 +78,17 @@ def same(a, b):
 def held(run_dir):
     if not run_dir.exists():
         return "nothing"
-    folder = run_dir / "checkpoints"
-    complete = sorted(p.name for p in folder.glob("step_*") if (p / "state.json").exists())
+    complete = rundir.complete_checkpoints(run_dir)
     if complete:
-        return complete[-1]
-    return "a temporary checkpoint only" if list(folder.glob(".step_*")) else "no checkpoint"
+        return complete[-1].name
+    return (
+        "a temporary checkpoint only" if rundir.temporary_checkpoints(run_dir) else "no checkpoint"
+    )
 
 
 def wait_for_config(run_dir, process):
     """When ``run_dir/config.json`` appeared (or the process ended first)."""
-    while not (run_dir / "config.json").exists() and process.poll() is None:
+    while not (run_dir / rundir.CONFIG).exists() and process.poll() is None:
         time.sleep(0.02)
     return time.monotonic()
 
@@ -121,7 +123,8 @@ def main():
             raise SystemExit(f"the reference run failed: {err.strip()[-300:]}")
         expected = final_state(folder / "reference")
         print(
-            f"reference run: {span:.1f} s ({set_up:.1f} s to its config.json), final {expected[0]}",
+            f"reference run: {span:.1f} s ({set_up:.1f} s to its {rundir.CONFIG}), "
+            f"final {expected[0]}",
             flush=True,
         )
         good = 0
@@ -145,9 +148,10 @@ def main():
             except subprocess.TimeoutExpired:
                 process.send_signal(signal.SIGKILL)  # our own child
                 process.wait()
-                since = "after config.json" if index % 2 else "after start"
+                since = f"after {rundir.CONFIG}" if index % 2 else "after start"
                 killed = f"killed {delay:5.1f} s {since}"
             state = held(run_dir)
+            had_checkpoint = bool(rundir.complete_checkpoints(run_dir))
             if run_dir.exists():
                 again = run([*command(args, folder, run_dir)[:2], "--resume", str(run_dir)])
             else:
@@ -155,7 +159,7 @@ def main():
             said = [line for line in again.stdout.splitlines() if "starting it over" in line]
             outcome = "restarted" if said else f"rc {again.returncode}"
             if again.returncode == 0 and not said:
-                outcome = "resumed" if state.startswith("step_") else "ran"
+                outcome = "resumed" if had_checkpoint else "ran"
             equal = again.returncode == 0 and same(final_state(run_dir), expected)
             good += equal
             print(

@@ -29,7 +29,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from training import checkpoints  # noqa: E402 (after the path set-up)
+from runtime import rundir  # noqa: E402 (after the path set-up)
+from training import checkpoints  # noqa: E402
 
 
 def cpu_model():
@@ -41,7 +42,7 @@ def cpu_model():
 
 def checkpoint_loads(run_dir):
     """(step, None) for a loadable latest checkpoint, else (None, why)."""
-    latest = checkpoints.latest_checkpoint(run_dir)
+    latest = rundir.latest_checkpoint(run_dir)
     if latest is None:
         return None, "no checkpoint"
     try:
@@ -53,7 +54,7 @@ def checkpoint_loads(run_dir):
 
         import models.generator  # noqa: F401 (registers the custom layers load_model needs)
 
-        keras.models.load_model(latest / "generator.keras")
+        keras.models.load_model(latest / rundir.GENERATOR)
     except Exception as error:  # any failure to load is what this script looks for
         reason = str(error).splitlines()[0][:200] if str(error) else ""
         return None, f"{latest.name} does not load: {type(error).__name__}: {reason}"
@@ -109,14 +110,14 @@ def one_run(args, index, rng, folder):
     process = subprocess.Popen(
         command, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
-    history = run_dir / "history.csv"
+    history = run_dir / rundir.HISTORY
     while not (history.exists() and history.stat().st_size > 0):
         if process.poll() is not None:
             return {"index": index, "error": f"ended before training: {process.stderr.read()}"}
         time.sleep(0.05)
     delay = rng.uniform(0, args.window)
     time.sleep(delay)
-    saving = any((run_dir / "checkpoints").glob(".step_*.tmp"))
+    saving = bool(rundir.temporary_checkpoints(run_dir))
     process.send_signal(signal.SIGTERM)
     sent = time.monotonic()
     try:
@@ -191,8 +192,8 @@ def main():
         bounds = [r["bound"] for r in results if r.get("bound")]
         print(
             f"one step {statistics.median(steps):.2f} s, one step + checkpoint "
-            f"{statistics.median(bounds):.2f} s (medians over the runs' history.csv); exit time / "
-            f"that: median {statistics.median(ratios):.2f}, max {max(ratios):.2f}; "
+            f"{statistics.median(bounds):.2f} s (medians over the runs' {rundir.HISTORY}); "
+            f"exit time / that: median {statistics.median(ratios):.2f}, max {max(ratios):.2f}; "
             f"{sum(r <= 1 for r in ratios)}/{len(ratios)} within it"
         )
     return 0 if clean == len(results) else 1

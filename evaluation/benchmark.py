@@ -37,7 +37,7 @@ from data.resolve import BenchmarkImage, resolve_benchmark
 from evaluation.metrics import psnr, ssim
 from evaluation.perceptual import PROTOCOL as PERCEPTUAL_PROTOCOL
 from evaluation.perceptual import Perceptual
-from runtime import stop
+from runtime import rundir, stop
 from runtime.errors import UserError
 
 SCALE = 4
@@ -87,14 +87,14 @@ def default_name(path: Path) -> str:
     ``generator.keras`` says nothing, so its folder names it instead.
     """
     path = Path(path)
-    if path.is_file() and path.stem == "generator":
+    if path.is_file() and path.stem == Path(rundir.GENERATOR).stem:
         path = path.parent
     elif path.is_file():
         return path.stem
     path = path.resolve()
-    match = re.fullmatch(r"step_(\d+)", path.name)
-    if match and path.parent.name == "checkpoints":
-        return f"{path.parent.parent.name}-step{int(match.group(1))}"
+    step = rundir.checkpoint_step(path)
+    if step is not None:
+        return f"{path.parent.parent.name}-step{step}"
     return path.name
 
 
@@ -107,13 +107,12 @@ def load_method(path, name: str | None = None, precision: str = "float32") -> Me
     """
     from inference.weights import load_generator
     from models.precision import choose_precision
-    from training.networks import generator_file
 
     precision = choose_precision(precision)
     path = Path(path)
     if not path.exists():
         raise UserError(f"{path}: no such file or folder (give a .keras file or a run directory)")
-    source = generator_file(path)
+    source = rundir.generator_file(path)
     generator = load_generator(source, precision)
     return Method(method_label(name or default_name(path), precision), source, generator)
 

@@ -21,17 +21,15 @@ from pathlib import Path
 
 from evaluation.runs import read_run, report_rows, score_checkpoints
 from evaluation.tables import write_csv
+from runtime import rundir
 from runtime.errors import UserError
 
-COPIED = ("config.json", "history.csv", "validation.csv")
-GENERATOR = "generator.keras"
+COPIED = (rundir.CONFIG, rundir.HISTORY, rundir.VALIDATION)
 SCORES = "checkpoint_scores.csv"
 
 
 def export_run(run_dir, destination, datasets, *, perceptual=None, progress=False) -> Path:
     """Score ``run_dir``'s checkpoints on ``datasets`` and write the exported folder."""
-    from training.networks import generator_file
-
     run = read_run(run_dir)
     target = Path(destination) / run.name
     if target.exists():
@@ -39,7 +37,7 @@ def export_run(run_dir, destination, datasets, *, perceptual=None, progress=Fals
     for name in COPIED:
         if not (run.path / name).is_file():
             raise UserError(f"{run.path}: no {name} (has the run finished an epoch?)")
-    generator = generator_file(run.path)
+    generator = rundir.generator_file(run.path)
     rows = report_rows([run])
     if score_checkpoints([run], rows, datasets, perceptual=perceptual, progress=progress) is None:
         raise UserError(f"{run.path}: no checkpoint left on disk to score")
@@ -53,7 +51,7 @@ def export_run(run_dir, destination, datasets, *, perceptual=None, progress=Fals
     try:
         for name in COPIED:
             shutil.copyfile(run.path / name, staging / name)
-        shutil.copyfile(generator, staging / GENERATOR)
+        shutil.copyfile(generator, staging / rundir.GENERATOR)
         write_csv(staging / SCORES, scored)
         staging.rename(target)
     except BaseException:

@@ -16,13 +16,11 @@ from pathlib import Path
 import numpy as np
 
 from evaluation.benchmark import Dataset, evaluate, load_method
+from runtime import rundir
 from runtime.errors import UserError
 
 # config.json's ``upsample`` as the student report names its two methods.
 UPSAMPLE_NAMES = {"pixelshuffle": "Pixel Shuffle", "upsampling": "UpSampling2D"}
-
-# An --ema checkpoint's raw generator, beside the averaged generator.keras (training.loop).
-RAW_GENERATOR = "generator_raw.keras"
 
 # The columns of a report row that come from the run's own validation.csv.
 VALIDATION_FIELDS = ("psnr_y", "ssim_y", "psnr_rgb", "lpips")
@@ -41,21 +39,19 @@ class Run:
 
 def read_run(path) -> Run:
     """A run directory's config and per-checkpoint validation scores."""
-    from training.logs import read_csv
-
     path = Path(path)
-    config_file = path / "config.json"
+    config_file = path / rundir.CONFIG
     if not config_file.is_file():
-        raise UserError(f"{path}: not a training run directory (no config.json)")
+        raise UserError(f"{path}: not a training run directory (no {rundir.CONFIG})")
     try:
         config = json.loads(config_file.read_text())
     except (OSError, ValueError) as error:
         raise UserError(f"{config_file}: unreadable ({error})") from None
-    validation_file = path / "validation.csv"
+    validation_file = path / rundir.VALIDATION
     if not validation_file.is_file():
-        raise UserError(f"{path}: no validation.csv yet (the run has not finished an epoch)")
+        raise UserError(f"{path}: no {rundir.VALIDATION} yet (the run has not finished an epoch)")
     try:
-        rows = read_csv(validation_file)
+        rows = rundir.read_csv(validation_file)
     except (OSError, ValueError, KeyError) as error:
         raise UserError(f"{validation_file}: unreadable ({error})") from None
     upsample = config.get("upsample", "?")
@@ -98,15 +94,12 @@ def report_rows(runs: list[Run]) -> list[dict]:
 def checkpoints_of(run: Run) -> list[tuple[int, int, Path]]:
     """(epoch, step, folder) of each checkpoint still on disk (runs keep only the newest)."""
     found = []
-    folder = run.path / "checkpoints"
-    if not folder.is_dir():
-        return found
-    for checkpoint in sorted(folder.glob("step_*")):
-        if not (checkpoint / "generator.keras").is_file():
-            continue  # a half-written checkpoint (its temporary name) or a stray folder
-        step = int(checkpoint.name.split("_")[1])
+    for checkpoint in rundir.checkpoint_dirs(run.path):
+        step = rundir.checkpoint_step(checkpoint)
+        if step is None or not (checkpoint / rundir.GENERATOR).is_file():
+            continue  # a half-written checkpoint or a stray folder
         try:
-            state = json.loads((checkpoint / "state.json").read_text())
+            state = json.loads((checkpoint / rundir.STATE).read_text())
             epoch = int(state["epoch"])
         except (OSError, ValueError, KeyError):
             epoch = next((int(r["epoch"]) for r in run.validation if r["step"] == step), -1)
@@ -140,7 +133,7 @@ def score_checkpoints(
     methods, keys = [], {}
     for run in runs:
         for _epoch, step, folder in checkpoints_of(run):
-            raw = folder / RAW_GENERATOR
+            raw = folder / rundir.RAW_GENERATOR
             candidates = [(folder, f"{run.name}-step{step}", "ema" if raw.is_file() else None)]
             if raw.is_file():
                 candidates.append((raw, f"{run.name}-step{step}-raw", "raw"))
@@ -210,10 +203,9 @@ def latest_runs(folder) -> list[Path]:
     just trained, without the user copying its timestamped names."""
     folder = Path(folder)
     found = {}
-    candidates = [*folder.glob("*/config.json"), *folder.glob("*/*/config.json")]
-    for config_file in candidates:
-        run = config_file.parent
-        validation = run / "validation.csv"
+    for run in rundir.runs_under(folder, depth=2):
+        config_file = run / rundir.CONFIG
+        validation = run / rundir.VALIDATION
         if not validation.is_file():
             continue
         try:
@@ -228,9 +220,7 @@ def latest_runs(folder) -> list[Path]:
 
 def step_seconds(run_dir, *, warmup: int = 3) -> float:
     """Median seconds per training step from history.csv, tracing steps left out."""
-    from training.logs import read_csv
-
-    seconds = [row["seconds"] for row in read_csv(Path(run_dir) / "history.csv")]
+    seconds = [row["seconds"] for row in rundir.read_csv(Path(run_dir) / rundir.HISTORY)]
     if len(seconds) < 2:
         return float("nan")
     steps = np.diff(seconds)

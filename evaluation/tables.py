@@ -17,7 +17,7 @@ import numpy as np
 
 from evaluation.benchmark import PROTOCOL, Dataset, Evaluation
 from evaluation.perceptual import LABELS, format_score
-from runtime import atomic
+from runtime import atomic, rundir
 from runtime.errors import UserError
 
 # Ledig et al., CVPR 2017, table 2 (x4, PSNR dB / SSIM). The same figures are quoted by
@@ -48,7 +48,7 @@ PAPER_RESULTS = {
 
 
 REPORT_NOTE = (
-    "PSNR-Y / SSIM-Y on each run's own validation images (validation.csv: Y channel, "
+    f"PSNR-Y / SSIM-Y on each run's own validation images ({rundir.VALIDATION}: Y channel, "
     "4-pixel shave); runs on different data are not compared on the same images"
 )
 

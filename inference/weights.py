@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from runtime import rundir
 from runtime.errors import UserError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -46,9 +47,9 @@ def shipped_generators(folder=REPO_ROOT / "weights"):
 def resolve_weights(value=None):
     """The generator file behind ``--weights``: None (the shipped default), a name, or a path.
 
-    A path may be a ``.keras`` file or a training run directory, whose final generator is
-    ``<run>/generator.keras``, so a user can point at what ``train.py`` wrote without knowing
-    its layout.
+    A path may be a ``.keras`` file, a training run directory or one of its checkpoints, so a
+    user can point at what ``train.py`` wrote without knowing its layout: the generator it
+    stands for is ``runtime.rundir.generator_file``'s, as for every other tool.
     """
     if value is None:
         for path in DEFAULT_WEIGHTS.values():
@@ -61,17 +62,12 @@ def resolve_weights(value=None):
             raise UserError(f"no {value} weights ship yet ({path} is missing); pass --weights PATH")
         return path
     path = Path(value)
-    if path.is_dir():
-        candidate = path / "generator.keras"
-        if not candidate.is_file():
-            raise UserError(f"{path}: no generator.keras in this folder (is it a training run?)")
-        return candidate
     if not path.exists():
         names = ", ".join(DEFAULT_WEIGHTS)
         raise UserError(
             f"{path}: no such file (--weights takes a .keras file, a run folder or {names})"
         )
-    return path
+    return rundir.generator_file(path)
 
 
 def load_generator(path, precision="float32"):

@@ -8,6 +8,7 @@ import pytest
 
 from models.gan import compile_generator
 from models.generator import build_generator
+from runtime import rundir
 from runtime.errors import UserError
 from training import checkpoints
 
@@ -28,7 +29,7 @@ def test_save_restore_round_trip(tmp_path):
         optimizers={"generator": generator.optimizer},
         state={"epoch": 1},
     )
-    assert checkpoints.latest_checkpoint(tmp_path) == saved
+    assert rundir.latest_checkpoint(tmp_path) == saved
     state, optimizers = checkpoints.read_checkpoint(saved)
     assert state == {"epoch": 1, "step": 5}
 
@@ -61,10 +62,10 @@ def test_a_half_written_checkpoint_is_ignored(tmp_path):
     partial = tmp_path / "checkpoints" / f".step_0000002.{os.getpid()}.tmp"
     partial.mkdir()
     (partial / "generator.keras").write_bytes(b"half")
-    assert checkpoints.latest_checkpoint(tmp_path) == good
+    assert rundir.latest_checkpoint(tmp_path) == good
     # A `latest` naming a folder that never completed falls back to the newest complete one.
     (tmp_path / "checkpoints" / "latest").write_text("step_0000009\n")
-    assert checkpoints.latest_checkpoint(tmp_path) == good
+    assert rundir.latest_checkpoint(tmp_path) == good
     assert json.loads((good / "state.json").read_text())["step"] == 1
 
 
@@ -128,7 +129,7 @@ def test_a_flipped_byte_inside_a_weights_file_fails_its_crc(tmp_path):
 
 def test_only_a_temporary_checkpoint_is_no_checkpoint(tmp_path):
     (tmp_path / "checkpoints" / ".step_0000001.123.tmp").mkdir(parents=True)
-    assert checkpoints.latest_checkpoint(tmp_path) is None
+    assert rundir.latest_checkpoint(tmp_path) is None
     assert checkpoints.intact_checkpoint(tmp_path) is None
     saved_twice(tmp_path)
-    assert checkpoints.latest_checkpoint(tmp_path) is not None
+    assert rundir.latest_checkpoint(tmp_path) is not None

@@ -31,6 +31,7 @@ import keras
 import numpy as np
 import pytest
 
+from runtime import rundir
 from runtime.errors import UserError
 from training import checkpoints, distribute
 from training.config import resolve_config
@@ -255,7 +256,7 @@ def assert_close(run_a, run_b, models, atol, *, noise_atol=None):
     """Weights of ``models`` and optimiser state in the runs' latest checkpoints, within
     ``atol``; ``noise_atol`` for the biases before batch norms (``biases_before_batch_norms``).
     Returns the largest difference (of the others) and the loaded models of run b."""
-    latest_a, latest_b = checkpoints.latest_checkpoint(run_a), checkpoints.latest_checkpoint(run_b)
+    latest_a, latest_b = rundir.latest_checkpoint(run_a), rundir.latest_checkpoint(run_b)
     assert latest_a.name == latest_b.name
     worst, loaded = 0.0, {}
     for name in models:
@@ -468,7 +469,7 @@ def test_pretraining_on_two_workers_matches_one_process(photo_folder, tmp_path):
         tmp_path,
     )
     assert not other_dir.exists(), "a non-chief worker wrote files"
-    assert checkpoints.latest_checkpoint(chief_dir).name == "step_0000004"
+    assert rundir.latest_checkpoint(chief_dir).name == "step_0000004"
     worst, loaded = assert_close(one.run_dir, chief_dir, ["generator"], atol=1e-5, noise_atol=1e-4)
     # The generators compute the same images, those noisy biases included.
     a, b = loaded["generator"]
@@ -503,7 +504,7 @@ def test_a_gan_run_on_two_workers_matches_one_process(distributed_gan, monkeypat
     use_float64(monkeypatch.setattr)
     one = train(config_of(flags), run_dir=tmp_path / "one", progress=False)
     assert not other_dir.exists(), "a non-chief worker wrote files"
-    assert checkpoints.latest_checkpoint(chief_dir).name == "step_0000004"
+    assert rundir.latest_checkpoint(chief_dir).name == "step_0000004"
     worst, _ = assert_close(one.run_dir, chief_dir, ["generator", "discriminator"], atol=1e-5)
     print(f"GAN, float64: largest weight difference {worst:.2e}")
     for a, b in zip(history(one.run_dir), history(chief_dir), strict=True):
@@ -526,7 +527,7 @@ def test_d_trains_in_its_step_and_is_frozen_in_gs_on_every_worker(distributed_ga
 
 def test_the_saved_generator_has_no_tensorflow_only_options(distributed_gan):
     chief_dir = distributed_gan[2]
-    latest = checkpoints.latest_checkpoint(chief_dir)
+    latest = rundir.latest_checkpoint(chief_dir)
     for name in ("generator.keras", "discriminator.keras"):
         with zipfile.ZipFile(latest / name) as archive:
             config = json.loads(archive.read("config.json"))
@@ -570,7 +571,7 @@ def test_killing_a_worker_ends_the_other_with_one_line_and_resume_continues(phot
     processes = start_workers([argv, argv], tmp_path, env={"TF_CPP_MIN_LOG_LEVEL": "3"})
     try:
         deadline = time.monotonic() + WORKER_TIMEOUT
-        while checkpoints.latest_checkpoint(run_dir) is None:
+        while rundir.latest_checkpoint(run_dir) is None:
             assert time.monotonic() < deadline and all(p.poll() is None for p in processes)
             time.sleep(0.2)
         os.killpg(processes[1].pid, signal.SIGKILL)
@@ -586,11 +587,11 @@ def test_killing_a_worker_ends_the_other_with_one_line_and_resume_continues(phot
     assert errors[-1].startswith("error: worker 0 of 2: the cluster broke"), err[-2000:]
     assert sum(line.startswith("error:") for line in errors) == 1
     assert "--resume" in errors[-1] and "\n" not in errors[-1]
-    kept = int(checkpoints.latest_checkpoint(run_dir).name.split("_")[1])
+    kept = int(rundir.latest_checkpoint(run_dir).name.split("_")[1])
     assert kept >= 2
     # Both workers again, from the chief's checkpoint; two more epochs than were kept.
     resume = ["--resume", str(run_dir), "--epochs", str(kept // 2 + 1), "--no-progress"]
     run_workers([resume, resume], tmp_path)
-    assert checkpoints.latest_checkpoint(run_dir).name == f"step_{kept + 2:07d}"
+    assert rundir.latest_checkpoint(run_dir).name == f"step_{kept + 2:07d}"
     steps = [int(row["step"]) for row in history(run_dir)]
     assert steps == list(range(kept + 2))

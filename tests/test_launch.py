@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from runtime import rundir
 from training import checkpoints, launch
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -35,14 +36,13 @@ def test_each_worker_gets_the_cluster_its_index_and_a_share_of_the_machine(monke
 
 
 def test_every_worker_is_given_the_same_run_directory(photo_folder, monkeypatch):
-    from training import loop
     from training.config import resolve_config
 
     monkeypatch.setattr(time, "strftime", lambda *args: "20260101-000000")
     args = ["--dataset", str(photo_folder), "--blocks", "1"]
     given, run_dir = launch.with_run_dir(args)
     config = resolve_config("report", None, {"dataset": str(photo_folder), "blocks": 1})
-    assert run_dir == str(Path("runs") / loop.default_run_name(config))  # as train.py names it
+    assert run_dir == str(Path("runs") / rundir.default_run_name(config))  # as train.py names it
     assert given == [*args, "--run-dir", run_dir]
     assert launch.with_run_dir([*args, "--run-dir", "x"]) == ([*args, "--run-dir", "x"], "x")
     assert launch.with_run_dir(["--resume", "runs/y"]) == (["--resume", "runs/y"], "runs/y")
@@ -89,7 +89,7 @@ def wait_launcher(process, timeout=TIMEOUT):
 
 def wait_for_a_checkpoint(process, run_dir):
     deadline = time.monotonic() + TIMEOUT
-    while checkpoints.latest_checkpoint(run_dir) is None:
+    while rundir.latest_checkpoint(run_dir) is None:
         assert process.poll() is None, "the launcher ended before the first checkpoint"
         assert time.monotonic() < deadline
         time.sleep(0.2)
@@ -128,13 +128,13 @@ def test_a_dead_worker_stops_the_others_in_one_line_and_resume_continues(photo_f
     )
     assert not any(alive(pid) for pid in pids), "a worker outlived the launcher"
     assert (process.log_dir / "worker_1.log").is_file()  # kept for the post-mortem
-    kept = int(checkpoints.latest_checkpoint(run_dir).name.split("_")[1])
+    kept = int(rundir.latest_checkpoint(run_dir).name.split("_")[1])
     # The same launcher, --resume, two more epochs than were kept.
     resume = ["--resume", str(run_dir), "--epochs", str(kept // 2 + 1)]
     code, out, err = wait_launcher(start_launcher(tmp_path, resume, "resumed"))
     assert code == 0, out[-3000:] + err[-3000:]
     assert f"done: {kept + 2} steps" in out  # the chief's output, streamed
-    assert checkpoints.latest_checkpoint(run_dir).name == f"step_{kept + 2:07d}"
+    assert rundir.latest_checkpoint(run_dir).name == f"step_{kept + 2:07d}"
     assert history_steps(run_dir) == list(range(kept + 2))
     assert not (tmp_path / "resumed_workers").exists()  # removed after a clean run
 
@@ -156,5 +156,5 @@ def test_sigterm_is_forwarded_every_worker_stops_after_the_same_step_and_the_chi
     other = (process.log_dir / "worker_1.log").read_text()
     assert "SIGTERM: stopping after the current step" in other  # forwarded to it too
     assert "SIGTERM: stopping after the current step" in out
-    state, _ = checkpoints.read_checkpoint(checkpoints.latest_checkpoint(run_dir))
+    state, _ = checkpoints.read_checkpoint(rundir.latest_checkpoint(run_dir))
     assert state["step"] == len(history_steps(run_dir))  # saved where every worker stopped

@@ -1,7 +1,8 @@
 import matplotlib
 import numpy as np
 
-from training.logs import CsvLog, plot_losses, read_csv, sample_grid
+from runtime.rundir import read_csv
+from training.logs import CsvLog, plot_losses, sample_grid
 
 
 def test_csv_log_drops_rows_from_the_lost_work_on_resume(tmp_path):

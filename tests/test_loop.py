@@ -10,7 +10,7 @@ import pytest
 from models.discriminator import build_discriminator
 from models.gan import build_gan, compile_discriminator
 from models.generator import build_generator
-from runtime import stop
+from runtime import rundir, stop
 from runtime.errors import UserError
 from training import checkpoints, loop
 from training.config import resolve_config
@@ -201,7 +201,7 @@ def test_a_run_writes_its_directory(photo_folder, tmp_path):
     ):
         assert (run / name).is_file(), name
     assert any((run / "tensorboard").iterdir())
-    latest = checkpoints.latest_checkpoint(run)
+    latest = rundir.latest_checkpoint(run)
     assert latest.name == "step_0000006"
     assert {p.name for p in latest.iterdir()} == {
         "generator.keras",
@@ -233,7 +233,7 @@ def test_resume_after_an_interruption_matches_an_uninterrupted_run(photo_folder,
 
     with pytest.raises(Interrupted):
         train(config, run_dir=tmp_path / "resumed", progress=False, on_step=interrupt)
-    assert checkpoints.latest_checkpoint(tmp_path / "resumed").name == "step_0000004"
+    assert rundir.latest_checkpoint(tmp_path / "resumed").name == "step_0000004"
     recwarn.clear()
     resumed = train(config, run_dir=tmp_path / "resumed", resume=True, progress=False)
     assert resumed.step == straight.step == 6
@@ -241,18 +241,14 @@ def test_resume_after_an_interruption_matches_an_uninterrupted_run(photo_folder,
     assert not [w for w in recwarn if "Skipping variable loading" in str(w.message)]
 
     for name in ("generator", "discriminator"):
-        a = keras.models.load_model(
-            checkpoints.latest_checkpoint(straight.run_dir) / f"{name}.keras"
-        )
-        b = keras.models.load_model(
-            checkpoints.latest_checkpoint(resumed.run_dir) / f"{name}.keras"
-        )
+        a = keras.models.load_model(rundir.latest_checkpoint(straight.run_dir) / f"{name}.keras")
+        b = keras.models.load_model(rundir.latest_checkpoint(resumed.run_dir) / f"{name}.keras")
         for wa, wb in zip(a.weights, b.weights, strict=True):
             np.testing.assert_array_equal(
                 keras.ops.convert_to_numpy(wa), keras.ops.convert_to_numpy(wb), err_msg=wa.path
             )
-    _, opt_a = checkpoints.read_checkpoint(checkpoints.latest_checkpoint(straight.run_dir))
-    _, opt_b = checkpoints.read_checkpoint(checkpoints.latest_checkpoint(resumed.run_dir))
+    _, opt_a = checkpoints.read_checkpoint(rundir.latest_checkpoint(straight.run_dir))
+    _, opt_b = checkpoints.read_checkpoint(rundir.latest_checkpoint(resumed.run_dir))
     for name in opt_a:
         for key in opt_a[name]:
             np.testing.assert_array_equal(opt_a[name][key], opt_b[name][key])
@@ -279,7 +275,7 @@ def straight_and_resumed(config, tmp_path, at_step=4):
 
 def assert_same_final_state(run_a, run_b, models=("generator",)):
     """Same weights of ``models`` and optimiser state in the two runs' latest checkpoints."""
-    latest_a, latest_b = checkpoints.latest_checkpoint(run_a), checkpoints.latest_checkpoint(run_b)
+    latest_a, latest_b = rundir.latest_checkpoint(run_a), rundir.latest_checkpoint(run_b)
     assert latest_a.name == latest_b.name
     for name in models:
         a = keras.models.load_model(latest_a / f"{name}.keras")
@@ -394,7 +390,7 @@ def test_a_stop_request_finishes_the_step_saves_and_resumes_exactly(straight_pre
     with stop.watching(), pytest.raises(Interrupted) as interrupted:
         train(config, run_dir=tmp_path / "run", progress=False, on_step=request_at_step_3)
     assert interrupted.value.checkpoint.name == "step_0000004"  # step 3 finished, then saved
-    state, _ = checkpoints.read_checkpoint(checkpoints.latest_checkpoint(tmp_path / "run"))
+    state, _ = checkpoints.read_checkpoint(rundir.latest_checkpoint(tmp_path / "run"))
     assert state["step"] == 4 and state["validation"] is None  # no validation on the way out
     assert [int(row["step"]) for row in read_history(tmp_path / "run")] == [0, 1, 2, 3]
     log = (tmp_path / "run" / "run.log").read_text()
@@ -429,7 +425,7 @@ def test_a_stop_request_during_a_checkpoint_ends_after_it(
         train(config, run_dir=tmp_path / "run", progress=False)
     assert saves == [3]  # the checkpoint in progress completes, and is not written twice
     assert interrupted.value.checkpoint.name == "step_0000003"
-    state, _ = checkpoints.read_checkpoint(checkpoints.latest_checkpoint(tmp_path / "run"))
+    state, _ = checkpoints.read_checkpoint(rundir.latest_checkpoint(tmp_path / "run"))
     assert state["validation"]["psnr_y"] > 5  # the checkpoint's validation was kept
     assert [int(row["step"]) for row in read_history(tmp_path / "run")] == [0, 1, 2]
     monkeypatch.undo()
@@ -449,7 +445,7 @@ def test_a_nan_loss_stops_and_keeps_the_last_good_checkpoint(photo_folder, tmp_p
     with pytest.raises(TrainingDiverged, match="loss is not finite at step 3") as error:
         train(config, run_dir=tmp_path / "run", progress=False, on_step=poison)
     assert "step_0000002" in str(error.value)
-    latest = checkpoints.latest_checkpoint(tmp_path / "run")
+    latest = rundir.latest_checkpoint(tmp_path / "run")
     assert latest.name == "step_0000002"
     restored = keras.models.load_model(latest / "generator.keras")
     assert np.all(np.isfinite(keras.ops.convert_to_numpy(restored.get_layer("head_conv").kernel)))
@@ -465,7 +461,7 @@ def test_non_finite_weights_are_never_checkpointed(photo_folder, tmp_path):
 
     with pytest.raises(TrainingDiverged, match="not finite at step 2"):
         train(config, run_dir=tmp_path / "run", progress=False, on_step=poison)
-    assert checkpoints.latest_checkpoint(tmp_path / "run").name == "step_0000001"
+    assert rundir.latest_checkpoint(tmp_path / "run").name == "step_0000001"
 
 
 def test_a_folder_of_every_bad_image_kind_trains_and_reports_what_it_skipped(
@@ -501,7 +497,7 @@ def test_a_folder_of_every_bad_image_kind_trains_and_reports_what_it_skipped(
     assert "4 skipped" in log
     for name in ("grey.png", "rgba.png", "palette.png", "cmyk.jpg", "sixteen.png"):
         assert f"{name}:" not in log, name
-    state, _ = checkpoints.read_checkpoint(checkpoints.latest_checkpoint(result.run_dir))
+    state, _ = checkpoints.read_checkpoint(rundir.latest_checkpoint(result.run_dir))
     assert state["skipped_images"] == 4
 
 

@@ -4,8 +4,8 @@ import keras
 import numpy as np
 import pytest
 
+from runtime import rundir
 from tests.test_loop import assert_same_final_state, read_history, tiny_config
-from training import checkpoints
 from training.config import resolve_config
 from training.loop import Interrupted, Trainer, train
 from training.networks import averaged_generator, build_networks
@@ -47,7 +47,7 @@ def test_ema_generator_holds_the_average_and_training_keeps_the_raw_weights(
 ):
     config = tiny_config(photo_folder, tmp_path, stage=stage, epochs=1, ema=0.5)
     result = train(config, run_dir=tmp_path / "run", progress=False)
-    latest = checkpoints.latest_checkpoint(result.run_dir)
+    latest = rundir.latest_checkpoint(result.run_dir)
     averaged, raw = load(latest / "generator.keras"), load(latest / "generator_raw.keras")
     # The run's last state, as a resume restores it, against what Keras's use_ema holds.
     networks = Trainer(config, result.run_dir, resume=True, progress=False).networks

@@ -1,7 +1,9 @@
 """Each convention has one owner (issue 32): no other module spells its values.
 
 The image conventions (the generator's value ranges, the BT.601 luma weights) belong to
-``data/conventions.py``. The check reads the code with ``ast``: numbers, and strings that are
+``data/conventions.py``; the run directory's file names (``step_NNNNNNN``, ``generator.keras``,
+``generator_raw.keras``, ``config.json``, the CSV logs, a checkpoint's files) to
+``runtime/rundir.py``. The check reads the code with ``ast``: numbers, and strings that are
 not docstrings (messages, f-string parts, globs). Docstrings and comments may name a value to
 explain it; code that computes with one, or writes one into a file, must ask its owner.
 
@@ -10,6 +12,7 @@ on purpose, as the independent expectation the owner is checked against.
 """
 
 import ast
+import re
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -19,6 +22,23 @@ TOOLS = ("train.py", "evaluate.py", "upscale.py", "export.py", "app.py")
 # The value range ((x + 1) * 127.5, x / 127.5 - 1) and BT.601's luma weights, both forms.
 CONVENTION_NUMBERS = {127.5, 0.299, 0.587, 0.114, 65.481, 128.553, 24.966}
 CONVENTION_OWNER = "data/conventions.py"
+
+# Every file a run directory holds by name; ``step_`` followed by no letter is a checkpoint's
+# name (``step_0000100``, the glob ``step_*``, an f-string's ``step_``), not ``step_seconds``.
+RUN_DIR_FILES = (
+    "generator.keras",
+    "generator_raw.keras",
+    "config.json",
+    "history.csv",
+    "validation.csv",
+    "state.json",
+    "optimizers.npz",
+    "loss.png",
+    "run.log",
+)
+RUN_DIR_FOLDERS = {"checkpoints", "samples", "tensorboard"}  # as a whole string
+CHECKPOINT_NAME = re.compile(r"\bstep_(?![a-z])")
+RUN_DIR_OWNER = "runtime/rundir.py"
 
 
 def scanned_files():
@@ -50,26 +70,41 @@ def code_constants(path):
             yield node.lineno, node.value
 
 
-def spelled(owner, number_values=(), string_parts=()):
-    """``file:line value`` for each constant outside ``owner`` that spells one of the values."""
+def spelled(owner, spells):
+    """``file:line value`` for each constant outside ``owner`` that ``spells(value)``."""
     found = []
     for path in scanned_files():
         name = path.relative_to(REPO_ROOT).as_posix()
         if name == owner:
             continue
-        for line, value in code_constants(path):
-            if isinstance(value, str):
-                hit = any(part in value for part in string_parts)
-            else:
-                hit = value in number_values
-            if hit:
-                found.append(f"{name}:{line} {value!r}")
+        found += [
+            f"{name}:{line} {value!r}" for line, value in code_constants(path) if spells(value)
+        ]
     return found
 
 
+def spells_a_convention(value):
+    if isinstance(value, str):
+        return any(str(number) in value for number in CONVENTION_NUMBERS)
+    return value in CONVENTION_NUMBERS
+
+
+def spells_a_run_dir_name(value):
+    if not isinstance(value, str):
+        return False
+    return (
+        any(name in value for name in RUN_DIR_FILES)
+        or value in RUN_DIR_FOLDERS
+        or CHECKPOINT_NAME.search(value) is not None
+    )
+
+
 def test_only_data_conventions_spells_the_value_range_and_the_luma_weights():
-    parts = tuple(str(number) for number in CONVENTION_NUMBERS)
-    assert spelled(CONVENTION_OWNER, CONVENTION_NUMBERS, parts) == []
+    assert spelled(CONVENTION_OWNER, spells_a_convention) == []
+
+
+def test_only_runtime_rundir_spells_the_run_directory_s_names():
+    assert spelled(RUN_DIR_OWNER, spells_a_run_dir_name) == []
 
 
 def test_the_scan_sees_what_it_looks_for(tmp_path):
@@ -79,3 +114,6 @@ def test_the_scan_sees_what_it_looks_for(tmp_path):
     values = [value for _, value in code_constants(sample)]
     assert 127.5 in values and "* 0.299 " in values
     assert "(x + 1) * 127.5" not in values
+    assert spells_a_run_dir_name("step_*") and spells_a_run_dir_name(".step_1.tmp")
+    assert spells_a_run_dir_name("no generator.keras here") and spells_a_run_dir_name("samples")
+    assert not spells_a_run_dir_name("step_seconds") and not spells_a_run_dir_name("samples/s")

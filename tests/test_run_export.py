@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from evaluation.benchmark import load_method, resolve_datasets
-from evaluation.run_export import GENERATOR, SCORES, export_run, main, read_scores
+from evaluation.run_export import SCORES, export_run, main, read_scores
 from evaluation.runs import latest_runs, read_run
 from runtime.errors import UserError
+from runtime.rundir import GENERATOR
 
 
 def test_an_exported_run_has_its_curves_generator_and_checkpoint_scores(

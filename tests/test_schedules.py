@@ -6,9 +6,9 @@ import keras
 import numpy as np
 import pytest
 
+from runtime import rundir
 from runtime.errors import UserError
 from tests.test_loop import tiny_config
-from training import checkpoints
 from training.config import Config, resolve_config
 from training.loop import Interrupted, train
 from training.schedules import learning_rate_at
@@ -70,7 +70,7 @@ def test_bad_schedules_are_refused(overrides, message):
 
 
 def generator_weights(run_dir):
-    model = keras.models.load_model(checkpoints.latest_checkpoint(run_dir) / "generator.keras")
+    model = keras.models.load_model(rundir.latest_checkpoint(run_dir) / "generator.keras")
     return [keras.ops.convert_to_numpy(w) for w in model.weights]
 
 

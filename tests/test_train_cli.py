@@ -14,7 +14,7 @@ import pytest
 
 import train
 from models import vgg
-from runtime import cli
+from runtime import cli, rundir
 from training import checkpoints
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -173,19 +173,17 @@ def test_a_signal_stops_in_seconds_and_resume_matches_an_uninterrupted_run(
     assert seconds < 15, f"took {seconds:.1f} s to stop"  # one tiny step, a save, TF's exit
     assert f"resume with: python train.py --resume {run_dir}" in out
     assert "Traceback" not in err
-    interrupted_at = int(
-        checkpoints.read_checkpoint(checkpoints.latest_checkpoint(run_dir))[0]["step"]
-    )
+    interrupted_at = int(checkpoints.read_checkpoint(rundir.latest_checkpoint(run_dir))[0]["step"])
     assert interrupted_at >= 3
 
     epochs = interrupted_at // 2 + 2
     resumed = resume_training(run_dir, epochs=epochs)
     assert resumed.returncode == 0, resumed.stderr
-    final = checkpoints.latest_checkpoint(run_dir)
+    final = rundir.latest_checkpoint(run_dir)
     assert checkpoints.read_checkpoint(final)[0]["step"] == 2 * epochs
     straight_dir = tmp_path / "straight"
     assert run_main(training_args(photo_folder, tmp_path, straight_dir, epochs)) == 0
-    straight = checkpoints.latest_checkpoint(straight_dir)
+    straight = rundir.latest_checkpoint(straight_dir)
     assert straight.name == final.name
     for a, b in zip(generator_arrays(straight), generator_arrays(final), strict=True):
         np.testing.assert_array_equal(a, b)
@@ -243,7 +241,7 @@ def test_a_second_signal_while_saving_exits_at_once_and_keeps_the_last_checkpoin
     assert process.returncode == 130, err
     assert time.monotonic() - sent < 5  # not the 120 s stall
     assert "stopped at once, without saving" in err
-    latest = checkpoints.latest_checkpoint(run_dir)
+    latest = rundir.latest_checkpoint(run_dir)
     assert latest.name == "step_0000002"  # the first checkpoint; the second never landed
     assert checkpoints.read_checkpoint(latest)[0]["step"] == 2
     assert generator_arrays(latest)  # loads
@@ -256,14 +254,14 @@ def test_kill_9_loses_at_most_the_work_since_the_last_checkpoint(photo_folder, t
     process = start_training(photo_folder, tmp_path, run_dir, epochs=200)
     wait_for(
         lambda: (
-            checkpoints.latest_checkpoint(run_dir) is not None
-            and checkpoints.latest_checkpoint(run_dir).name >= "step_0000004"
+            rundir.latest_checkpoint(run_dir) is not None
+            and rundir.latest_checkpoint(run_dir).name >= "step_0000004"
         ),
         process,
     )
     os.kill(process.pid, signal.SIGKILL)
     process.communicate()
-    latest = checkpoints.latest_checkpoint(run_dir)
+    latest = rundir.latest_checkpoint(run_dir)
     state, _ = checkpoints.read_checkpoint(latest)
     assert state["step"] >= 4
     generator = keras.models.load_model(latest / "generator.keras")  # complete, not half-written

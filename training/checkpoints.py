@@ -8,6 +8,9 @@ validation PSNR). It is written under a temporary name and renamed into place, a
 at any moment therefore leaves the previous checkpoint intact and ``latest`` pointing at a
 complete one.
 
+The names and places are ``runtime.rundir``'s (evaluation and the tools read them too); this
+module writes and reads a checkpoint's contents, which takes knowing optimisers.
+
 Nothing random needs saving: batches and label noise are functions of (seed, step), so
 restoring the weights, the optimisers and the step is enough for an exact resume.
 """
@@ -20,10 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from runtime import atomic
+from runtime import atomic, rundir
 from runtime.errors import UserError
-
-LATEST = "latest"
 
 
 def optimizer_arrays(optimizer):
@@ -54,51 +55,36 @@ def save_checkpoint(run_dir, *, step, models, optimizers, state, keep=2):
     ``models``: name -> keras.Model (saved as ``<name>.keras``); ``optimizers``: name ->
     optimizer; ``state``: JSON-serialisable dict. Keeps the newest ``keep`` checkpoints.
     """
-    folder = Path(run_dir) / "checkpoints"
-    folder.mkdir(parents=True, exist_ok=True)
-    name = f"step_{step:07d}"
-    final = folder / name
-    temporary = folder / f".{name}.{os.getpid()}.tmp"
+    final = rundir.checkpoint_dir(run_dir, step)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    temporary = rundir.temporary_checkpoint(run_dir, step)
     shutil.rmtree(temporary, ignore_errors=True)
     temporary.mkdir()
     try:
         for model_name, model in models.items():
-            model.save(temporary / f"{model_name}.keras")
+            model.save(temporary / rundir.model_file(model_name))
         arrays = {}
         for optimizer_name, optimizer in optimizers.items():
             for key, value in optimizer_arrays(optimizer).items():
                 arrays[f"{optimizer_name}/{key}"] = value
-        np.savez(temporary / "optimizers.npz", **arrays)
-        (temporary / "state.json").write_text(json.dumps({**state, "step": step}, indent=2))
+        np.savez(temporary / rundir.OPTIMIZERS, **arrays)
+        (temporary / rundir.STATE).write_text(json.dumps({**state, "step": step}, indent=2))
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)  # a full disk gets its space back
         raise
     if final.exists():  # the same step saved twice (e.g. Ctrl-C right after a checkpoint)
         shutil.rmtree(final)
     os.replace(temporary, final)
-    atomic.write_text(folder / LATEST, name + "\n")
-    _prune(folder, keep)
+    atomic.write_text(rundir.latest_pointer(run_dir), final.name + "\n")
+    _prune(run_dir, keep)
     return final
 
 
-def _prune(folder, keep):
-    complete = sorted(p for p in folder.glob("step_*") if p.is_dir())
-    for old in complete[:-keep]:
+def _prune(run_dir, keep):
+    for old in rundir.checkpoint_dirs(run_dir)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
-    for stale in folder.glob(".step_*.tmp"):
+    for stale in rundir.temporary_checkpoints(run_dir):
         shutil.rmtree(stale, ignore_errors=True)
-
-
-def latest_checkpoint(run_dir):
-    """The newest complete checkpoint folder of a run, or None."""
-    folder = Path(run_dir) / "checkpoints"
-    pointer = folder / LATEST
-    if pointer.exists():
-        candidate = folder / pointer.read_text().strip()
-        if (candidate / "state.json").exists():
-            return candidate
-    complete = sorted(p for p in folder.glob("step_*") if (p / "state.json").exists())
-    return complete[-1] if complete else None
 
 
 class DamagedCheckpoint(Exception):
@@ -113,14 +99,14 @@ def verify_checkpoint(path):
     """
     path = Path(path)
     try:
-        state = json.loads((path / "state.json").read_text())
+        state = json.loads((path / rundir.STATE).read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise DamagedCheckpoint(f"state.json unreadable: {_reason(error)}") from None
+        raise DamagedCheckpoint(f"{rundir.STATE} unreadable: {_reason(error)}") from None
     if not isinstance(state, dict) or not isinstance(state.get("step"), int):
-        raise DamagedCheckpoint("state.json holds no step")
-    archives = [path / "optimizers.npz", *sorted(path.glob("*.keras"))]
-    if not (path / "generator.keras").is_file():
-        raise DamagedCheckpoint("generator.keras is missing")
+        raise DamagedCheckpoint(f"{rundir.STATE} holds no step")
+    archives = [path / rundir.OPTIMIZERS, *sorted(path.glob("*.keras"))]
+    if not (path / rundir.GENERATOR).is_file():
+        raise DamagedCheckpoint(f"{rundir.GENERATOR} is missing")
     for archive in archives:
         try:
             with zipfile.ZipFile(archive) as opened:
@@ -139,9 +125,7 @@ def _reason(error):
 def intact_checkpoint(run_dir, on_damaged=None):
     """The newest checkpoint of a run that ``verify_checkpoint`` accepts, or None; each
     damaged one newer than it is passed to ``on_damaged(path, reason)`` first."""
-    folder = Path(run_dir) / "checkpoints"
-    complete = sorted((p for p in folder.glob("step_*") if p.is_dir()), reverse=True)
-    for candidate in complete:
+    for candidate in reversed(rundir.checkpoint_dirs(run_dir)):
         try:
             verify_checkpoint(candidate)
         except DamagedCheckpoint as damage:
@@ -155,9 +139,9 @@ def intact_checkpoint(run_dir, on_damaged=None):
 def read_checkpoint(path):
     """(state dict, {optimizer name: {index: array}}) of a checkpoint folder."""
     path = Path(path)
-    state = json.loads((path / "state.json").read_text())
+    state = json.loads((path / rundir.STATE).read_text())
     optimizers = {}
-    with np.load(path / "optimizers.npz") as archive:
+    with np.load(path / rundir.OPTIMIZERS) as archive:
         for key in archive.files:
             optimizer_name, index = key.split("/")
             optimizers.setdefault(optimizer_name, {})[index] = archive[key]

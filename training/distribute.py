@@ -41,7 +41,7 @@ import json
 import os
 import sys
 
-from runtime import stop
+from runtime import rundir, stop
 from runtime.errors import UserError
 
 TIMEOUT_ENV = "SRGAN_COLLECTIVE_TIMEOUT"
@@ -176,9 +176,7 @@ class Worker:
             tf.errors.CancelledError,
             tf.errors.AbortedError,
         ) as error:
-            from training import checkpoints
-
-            latest = checkpoints.latest_checkpoint(run_dir)
+            latest = rundir.latest_checkpoint(run_dir)
             raise WorkerLost(
                 f"worker {self.index} of {self.count}: the cluster broke ({type(error).__name__}: "
                 f"{collective_failure(str(error.message))}); last checkpoint: "

@@ -27,6 +27,8 @@ import threading
 import time
 from pathlib import Path
 
+from runtime import rundir
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TRAIN = REPO_ROOT / "train.py"
 STOPPED = 130  # what train.py exits with after a stop request (runtime.stop.EXIT_CODE)
@@ -105,16 +107,8 @@ def with_run_dir(train_args):
     if args.run_dir:
         return train_args, args.run_dir
     config = train.config_from_args(args, train_args)
-    run_dir = str(Path("runs") / default_run_name(config))
+    run_dir = str(Path("runs") / rundir.default_run_name(config))
     return [*train_args, "--run-dir", run_dir], run_dir
-
-
-def default_run_name(config):
-    """``training.loop.default_run_name`` (tests/test_launch.py checks that they agree),
-    without importing TensorFlow into the launcher."""
-    dataset = "+".join(Path(part).name for part in config.dataset.split(",") if part)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    return f"{stamp}_{config.stage}_{config.upsample}_b{config.blocks}_{dataset}_{config.preset}"
 
 
 def exit_reason(code):

@@ -13,6 +13,7 @@ from tqdm.auto import tqdm
 
 from data.images import write_image
 from runtime import atomic
+from runtime.rundir import read_csv
 
 
 class CsvLog:
@@ -69,15 +70,6 @@ class CsvLog:
         if self._handle:
             self._handle.close()
             self._handle = self._writer = None
-
-
-def read_csv(path):
-    """Rows of a CSV log as dicts of floats (empty cells dropped)."""
-    with open(path, newline="") as handle:
-        return [
-            {key: float(value) for key, value in row.items() if value not in ("", None)}
-            for row in csv.DictReader(handle)
-        ]
 
 
 def plot_losses(history_csv, png_path, *, smooth=50):

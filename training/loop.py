@@ -37,7 +37,7 @@ from data.resolve import resolve_training_set
 from evaluation.perceptual import require_lpips_weights
 from models.gan import discriminator_trainable, gan_inputs, gan_targets
 from models.precision import PRECISIONS, choose_precision, float32_copy
-from runtime import atomic
+from runtime import atomic, rundir
 from runtime.errors import UserError
 from training import checkpoints, distribute, logs
 from training.collapse import DiscriminatorWatch
@@ -167,10 +167,10 @@ class Trainer:
 
     # -- set-up ---------------------------------------------------------------------------
     def _prepare_run_dir(self, resume):
-        config_file = self.run_dir / "config.json"
+        config_file = self.run_dir / rundir.CONFIG
         # Only a complete checkpoint makes a run: a folder with nothing but a temporary one
         # is a run killed before its first save, and starts over.
-        if not resume and checkpoints.latest_checkpoint(self.run_dir) is not None:
+        if not resume and rundir.latest_checkpoint(self.run_dir) is not None:
             raise UserError(
                 f"{self.run_dir} already holds a run; pass --resume to continue it, "
                 "or choose another --run-dir"
@@ -185,7 +185,7 @@ class Trainer:
     def _log(self, message):
         if not self.worker.is_chief:
             return
-        with open(self.run_dir / "run.log", "a") as handle:
+        with open(self.run_dir / rundir.LOG, "a") as handle:
             handle.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")
 
     def _load_data(self, dataset):
@@ -235,7 +235,7 @@ class Trainer:
             f"{len(self.validation)} validation images, {len(skipped)} skipped"
         )
         if skipped:
-            print(f"skipped {len(skipped)} unusable images (listed in {self.run_dir / 'run.log'})")
+            print(f"skipped {len(skipped)} unusable images (listed in {self.run_dir / rundir.LOG})")
         self.steps_per_epoch = config.steps_per_epoch or self.source.steps_per_epoch(
             config.batch_size
         )
@@ -265,12 +265,12 @@ class Trainer:
         for name, model in self.networks.models_to_save().items():
             # With --ema, generator.keras holds the averages; training goes on from the raw
             # weights beside them.
-            raw = latest / f"{name}_raw.keras"
+            raw = latest / rundir.model_file(rundir.raw_name(name))
             with warnings.catch_warnings():
                 # The files hold no optimiser (its state is in optimizers.npz, loaded below);
                 # Keras warns that it skips the one the compiled model has.
                 warnings.filterwarnings("ignore", "Skipping variable loading for optimizer")
-                model.load_weights(raw if raw.exists() else latest / f"{name}.keras")
+                model.load_weights(raw if raw.exists() else latest / rundir.model_file(name))
         for name, (optimizer, variables) in self.networks.optimizers().items():
             checkpoints.restore_optimizer(optimizer, variables, optimizer_arrays[name])
         self.step = int(state["step"])
@@ -295,12 +295,14 @@ class Trainer:
         start = self.step
         chief = self.worker.is_chief
         history = (
-            logs.CsvLog(self.run_dir / "history.csv", resume_step=start)
+            logs.CsvLog(self.run_dir / rundir.HISTORY, resume_step=start)
             if chief
             else distribute.Discard()
         )
         watch = DiscriminatorWatch()  # starts empty on resume: a window refills in minutes
-        board = logs.TensorBoard(self.run_dir / "tensorboard") if chief else distribute.Discard()
+        board = (
+            logs.TensorBoard(self.run_dir / rundir.TENSORBOARD) if chief else distribute.Discard()
+        )
         description = f"{config.stage} {config.upsample}"
         bar = logs.Progress(
             total=self.total_steps,
@@ -379,10 +381,10 @@ class Trainer:
             bar.close()
         if self.last_checkpoint is None or self._checkpoint_step() != self.step:
             validation = self._checkpoint(self.step // self.steps_per_epoch, board=None, bar=None)
-        return RunResult(self.run_dir, self.step, validation, self.run_dir / "history.csv")
+        return RunResult(self.run_dir, self.step, validation, self.run_dir / rundir.HISTORY)
 
     def _checkpoint_step(self):
-        return int(self.last_checkpoint.name.split("_")[1]) if self.last_checkpoint else -1
+        return rundir.checkpoint_step(self.last_checkpoint) if self.last_checkpoint else -1
 
     # -- checkpoints and validation -------------------------------------------------------
     def _check_finite_weights(self):
@@ -405,7 +407,7 @@ class Trainer:
         if self.best_psnr is None or metrics["psnr_y"] > self.best_psnr:
             self.best_psnr = metrics["psnr_y"]
         row = {"step": self.step, "epoch": epoch, **{k: round(v, 4) for k, v in metrics.items()}}
-        validation_log = logs.CsvLog(self.run_dir / "validation.csv", resume_step=self.step)
+        validation_log = logs.CsvLog(self.run_dir / rundir.VALIDATION, resume_step=self.step)
         validation_log.write(row)
         validation_log.close()
         if board is not None:
@@ -414,8 +416,8 @@ class Trainer:
         rows = [(lr, sr, hr) for (_, lr, hr), sr in zip(self.validation, srs, strict=True)][
             : self.config.sample_images
         ]
-        logs.save_sample_grid(self.run_dir / "samples" / f"epoch_{epoch:04d}.png", rows)
-        logs.plot_losses(self.run_dir / "history.csv", self.run_dir / "loss.png")
+        logs.save_sample_grid(self.run_dir / rundir.SAMPLES / f"epoch_{epoch:04d}.png", rows)
+        logs.plot_losses(self.run_dir / rundir.HISTORY, self.run_dir / rundir.LOSS_PLOT)
         saved = self._save(epoch, validation=metrics, averaged=generator)
         message = (
             f"epoch {epoch} step {self.step}: validation PSNR-Y {metrics['psnr_y']:.2f} dB, "
@@ -433,7 +435,7 @@ class Trainer:
         validation scored and what people use) and generator_raw.keras the raw ones (what a
         resume trains on from)."""
         if not self.worker.is_chief:  # where the chief writes it
-            self.last_checkpoint = self.run_dir / "checkpoints" / f"step_{self.step:07d}"
+            self.last_checkpoint = rundir.checkpoint_dir(self.run_dir, self.step)
             return self.last_checkpoint
         state = {
             "epoch": epoch,
@@ -445,7 +447,7 @@ class Trainer:
         # Float32 files whatever the training precision: they load alike everywhere.
         models = {k: float32_copy(m) for k, m in self.networks.models_to_save().items()}
         if self.config.ema is not None:
-            models["generator_raw"] = models["generator"]
+            models[rundir.raw_name("generator")] = models["generator"]
             models["generator"] = float32_copy(averaged or averaged_generator(self.networks))
         saved = checkpoints.save_checkpoint(
             self.run_dir,
@@ -456,16 +458,10 @@ class Trainer:
             keep=self.config.keep_checkpoints,
         )
         # The run's current generator, where evaluate.py and upscale.py look first.
-        with atomic.replacing(self.run_dir / "generator.keras") as temporary:
-            shutil.copyfile(saved / "generator.keras", temporary)
+        with atomic.replacing(self.run_dir / rundir.GENERATOR) as temporary:
+            shutil.copyfile(saved / rundir.GENERATOR, temporary)
         self.last_checkpoint = saved
         return saved
-
-
-def default_run_name(config):
-    dataset = "+".join(Path(part).name for part in config.dataset.split(",") if part)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    return f"{stamp}_{config.stage}_{config.upsample}_b{config.blocks}_{dataset}_{config.preset}"
 
 
 def train(config: Config, *, run_dir=None, resume=False, progress=True, on_step=None):
@@ -476,7 +472,7 @@ def train(config: Config, *, run_dir=None, resume=False, progress=True, on_step=
             "a distributed run needs --run-dir (or --resume RUN_DIR), the same for every "
             "worker, on a filesystem they all see"
         )
-    run_dir = Path(run_dir or config.run_dir or Path("runs") / default_run_name(config))
+    run_dir = Path(run_dir or config.run_dir or Path("runs") / rundir.default_run_name(config))
     with worker.collective_errors(run_dir):
         trainer = Trainer(
             config, run_dir, resume=resume, progress=progress, on_step=on_step, worker=worker

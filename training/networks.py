@@ -3,13 +3,11 @@
 ``pretrain`` needs the generator alone; ``gan`` adds the discriminator, the VGG feature
 extractor (for a VGG content loss) and the combined model. A generator may start from another
 run's weights (``--init-generator``), given as a ``.keras`` file, a run directory or a
-checkpoint folder: ``generator_file`` finds the generator behind such a path, for
-``evaluation`` too.
+checkpoint folder: ``runtime.rundir.generator_file`` finds the generator behind such a path.
 """
 
 import dataclasses
 import warnings
-from pathlib import Path
 
 import keras
 
@@ -23,8 +21,9 @@ from models.gan import (
 from models.generator import build_generator
 from models.precision import choose_precision, dtype_policy
 from models.vgg import MissingVGGWeights, build_feature_extractor, find_vgg_weights
+from runtime import rundir
 from runtime.errors import UserError
-from training import checkpoints, distribute
+from training import distribute
 
 
 @dataclasses.dataclass
@@ -142,25 +141,8 @@ def require_vgg_weights(path):
         raise UserError(str(error)) from None
 
 
-def generator_file(path):
-    """The generator ``.keras`` file behind a path: a file, a run directory or a checkpoint."""
-    path = Path(path)
-    if path.is_file():
-        return path
-    if path.name == "checkpoints" and path.is_dir():
-        path = path.parent
-    for candidate in (path / "generator.keras", path / "checkpoints"):
-        if candidate.is_file():
-            return candidate
-        if candidate.is_dir():
-            latest = checkpoints.latest_checkpoint(path)
-            if latest is not None:
-                return latest / "generator.keras"
-    raise UserError(f"no generator found at {path} (expected a .keras file or a run directory)")
-
-
 def load_generator_weights(generator, path):
-    source = generator_file(path)
+    source = rundir.generator_file(path)
     try:
         with warnings.catch_warnings():
             # A file of another network makes Keras warn once per layer it skips (185 lines
