@@ -1,6 +1,6 @@
 """Export a generator: ``python export.py WEIGHTS --format savedmodel tflite onnx -o DIR``.
 
-A thin CLI over ``inference.export``. Each file (a folder for SavedModel) is written atomically
+A thin CLI over ``export.files``. Each file (a folder for SavedModel) is written atomically
 beside a sidecar ``<file>.json`` that says how to call it; ``--quantize float16 int8`` adds
 TFLite variants. With Set5 under ``--data-dir`` (or ``--psnr-dataset``), every sidecar gets
 its PSNR-Y there beside Keras's. A weights file that is not a loadable x4 generator is one
@@ -17,8 +17,8 @@ DEFAULT_PSNR_DATASET = "Set5"
 
 
 def build_parser():
-    from inference.export_convert import FORMATS, QUANTIZATIONS
-    from inference.export_serving import INPUT_DTYPES
+    from export.convert import FORMATS, QUANTIZATIONS
+    from export.serving import INPUT_DTYPES
 
     parser = argparse.ArgumentParser(
         description="Export a trained generator to SavedModel, TFLite (LiteRT) and/or ONNX."
@@ -70,7 +70,7 @@ def build_parser():
 
 
 def main(argv=None):
-    from inference.export import export_generator, parse_size
+    from export.files import export_generator, parse_size
     from inference.weights import resolve_weights
 
     parser = build_parser()

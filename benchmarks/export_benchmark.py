@@ -5,7 +5,7 @@
 
 The 16-block generator (``weights/srresnet_x4.keras`` when it ships, else random weights:
 speed does not depend on them) is exported to every format (float32) and the float16 and int8
-TFLite variants by ``inference.export``, into a temporary folder. One 256x256 uint8 LR image
+TFLite variants by ``export.files``, into a temporary folder. One 256x256 uint8 LR image
 then goes through Keras's ``predict_on_batch`` (the generator as saved), ``upscale.py``'s path
 (``inference.tiling.upscale``: folded batch norms, polyphase tail) and each exported file in its
 own runtime: TensorFlow for SavedModel, LiteRT (XNNPACK, one thread per core) for TFLite,
@@ -86,8 +86,8 @@ def set5_scores(weights, exports, data_dir):
     """Keras's Set5 PSNR-Y as evaluate.py measures it, and each export's."""
     from evaluation.benchmark import load_method, load_test_image, resolve_dataset, score
     from evaluation.benchmark import super_resolve as keras_super_resolve
-    from inference.export_checks import dataset_psnr
-    from inference.export_runtimes import load_exported
+    from export.checks import dataset_psnr
+    from export.runtimes import load_exported
 
     dataset = resolve_dataset("Set5", data_dir)
     pairs = [load_test_image(dataset.name, image) for image in dataset.images]
@@ -114,10 +114,10 @@ def main(argv=None):
     import tensorflow as tf
 
     from data.conventions import to_model_input
+    from export.convert import QUANTIZATIONS
+    from export.files import export_generator
+    from export.runtimes import load_exported
     from inference import tiling
-    from inference.export import export_generator
-    from inference.export_convert import QUANTIZATIONS
-    from inference.export_runtimes import load_exported
     from inference.weights import load_generator
     from runtime.errors import UserError
 

@@ -7,10 +7,9 @@
 - ``split``: the generator cut into a body and a tail that are tiled separately.
 - ``interpolation``: one generator between a PSNR-trained and a GAN-trained one (ESRGAN's
   network interpolation), ``python -m inference.interpolation``.
-- ``export`` (export.py's library): plans and places the files; ``export_serving`` (what goes
-  in and out of an exported file), ``export_convert`` (writing each format),
-  ``export_runtimes`` (running one), ``export_checks`` (comparing it with Keras) and
-  ``export_sidecar`` (the JSON beside it).
+- ``photo_job``: one upload of the web page (app.py), the same code path as upscale.py.
+
+Exports to other formats are the ``export`` package's (it checks them with evaluation).
 
 Nothing is imported here: import what you need from its module.
 """

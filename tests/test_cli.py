@@ -23,7 +23,7 @@ def test_onednn_is_requested_before_tensorflow_loads():
         "import train",
         "import upscale",
         "import evaluate",
-        "import export",
+        "import runpy; runpy.run_path('export.py')",  # import export is the package
     ],
 )
 def test_every_entry_point_turns_onednn_on(entry):

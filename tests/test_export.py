@@ -1,7 +1,7 @@
-"""inference/export.py and export.py: each format, run by its own runtime, against Keras.
+"""export/files.py and export.py: each format, run by its own runtime, against Keras.
 
 These run the whole export once per module (``exported``), so the steps it is made of
-(``inference.export_convert``, ``export_runtimes``, ``export_checks``, ``export_sidecar``) are
+(``export.convert``, ``export.runtimes``, ``export.checks``, ``export.sidecar``) are
 tested here through the files it writes.
 """
 
@@ -18,8 +18,8 @@ from PIL import Image
 
 from data.conventions import to_model_input
 from evaluation.metrics import psnr
-from inference import export
-from inference.export_convert import FORMATS, QUANTIZATIONS
+from export import files
+from export.convert import FORMATS, QUANTIZATIONS
 from models.generator import build_generator
 from runtime.errors import UserError
 
@@ -54,7 +54,7 @@ def weights(generator, tmp_path_factory):
 def exported(weights, tmp_path_factory):
     """Every format and both quantized TFLite variants, once for the module."""
     folder = tmp_path_factory.mktemp("exported")
-    results = export.export_generator(weights, folder, quantize=QUANTIZATIONS)
+    results = files.export_generator(weights, folder, quantize=QUANTIZATIONS)
     return folder, {(item.format, item.precision): item for item in results}
 
 
@@ -200,7 +200,7 @@ def test_tflite_keeps_dynamic_shape(exported):
 
 def test_float_input_and_fixed_size(weights, generator, tmp_path):
     """--input-dtype float32 takes [0, 1]; --input-size fixes height and width."""
-    results = export.export_generator(
+    results = files.export_generator(
         weights, tmp_path, formats=["tflite", "onnx"], input_dtype="float32", input_size=(24, 32)
     )
     pixels = photo((24, 32), seed=2)
@@ -219,7 +219,7 @@ def test_float_input_and_fixed_size(weights, generator, tmp_path):
 
 
 def test_psnr_on_a_benchmark_folder(weights, photo_folder, tmp_path):
-    (item,) = export.export_generator(
+    (item,) = files.export_generator(
         weights, tmp_path, formats=["savedmodel"], psnr_dataset=str(photo_folder)
     )
     scores = item.info["psnr"]
@@ -230,12 +230,12 @@ def test_psnr_on_a_benchmark_folder(weights, photo_folder, tmp_path):
 
 def test_missing_dataset_is_an_error_only_when_asked_for(weights, tmp_path):
     with pytest.raises(UserError, match="nowhere"):
-        export.export_generator(
+        files.export_generator(
             weights, tmp_path / "a", formats=["savedmodel"], psnr_dataset=str(tmp_path / "nowhere")
         )
     assert not (tmp_path / "a").exists()
     notes = []
-    export.export_generator(
+    files.export_generator(
         weights,
         tmp_path / "b",
         formats=["savedmodel"],
@@ -247,13 +247,13 @@ def test_missing_dataset_is_an_error_only_when_asked_for(weights, tmp_path):
 
 
 def test_existing_exports_are_kept_unless_overwrite(weights, tmp_path):
-    (first,) = export.export_generator(weights, tmp_path, formats=["savedmodel"])
+    (first,) = files.export_generator(weights, tmp_path, formats=["savedmodel"])
     marker = first.path / "marker"
     marker.write_text("old")
     with pytest.raises(UserError, match="exists"):
-        export.export_generator(weights, tmp_path, formats=["savedmodel"])
+        files.export_generator(weights, tmp_path, formats=["savedmodel"])
     assert marker.exists()
-    export.export_generator(weights, tmp_path, formats=["savedmodel"], overwrite=True)
+    files.export_generator(weights, tmp_path, formats=["savedmodel"], overwrite=True)
     assert not marker.exists() and (first.path / "saved_model.pb").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["g1.savedmodel", "g1.savedmodel.json"]
 
@@ -262,7 +262,7 @@ def test_corrupt_weights_are_one_clear_error(tmp_path):
     bad = tmp_path / "broken.keras"
     bad.write_bytes(b"PK\x03\x04 not really a zip")
     with pytest.raises(UserError, match=r"broken\.keras: not a loadable Keras model"):
-        export.export_generator(bad, tmp_path / "out")
+        files.export_generator(bad, tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
 
@@ -270,15 +270,15 @@ def test_a_model_that_is_not_a_generator_is_refused(tmp_path):
     path = tmp_path / "dense.keras"
     keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]).save(path)
     with pytest.raises(UserError, match="not a 3->3 channel x4 generator"):
-        export.export_generator(path, tmp_path / "out")
+        files.export_generator(path, tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
 
 def test_parse_size():
-    assert export.parse_size("256x192") == (256, 192)
+    assert files.parse_size("256x192") == (256, 192)
     for text in ("256", "0x4", "ax4", "-1x3"):
         with pytest.raises(ValueError, match="HEIGHTxWIDTH"):
-            export.parse_size(text)
+            files.parse_size(text)
 
 
 def cli(*argv):
@@ -325,7 +325,7 @@ def test_an_upsampling2d_generator_exports_to_tflite_and_runs(tmp_path):
     assert len(inner) == 2 and nearest_upsampling_as_shuffles(rewritten) is rewritten
     path = tmp_path / "up.keras"
     model.save(path)
-    (item,) = export.export_generator(path, tmp_path / "out", formats=["tflite"])
+    (item,) = files.export_generator(path, tmp_path / "out", formats=["tflite"])
     pixels = photo((19, 23), seed=1)
     levels = run_tflite(item.path, pixels)
     difference = np.abs(to_model_range(levels) - keras_output(model, pixels))
@@ -333,8 +333,10 @@ def test_an_upsampling2d_generator_exports_to_tflite_and_runs(tmp_path):
 
 
 def test_an_output_folder_on_a_read_only_file_system_is_one_line(weights, mount, capsys):
-    import export as export_cli
     from runtime import cli
+    from tests.tool_support import load_tool
+
+    export_cli = load_tool("export")
 
     read_only = mount("ro,size=1m")
     argv = [str(weights), "--format", "onnx", "-o", str(read_only / "out"), "--no-psnr"]

@@ -1,8 +1,8 @@
-"""inference/export_serving.py: an export's output levels become upscale.py's uint8 image."""
+"""export/serving.py: an export's output levels become upscale.py's uint8 image."""
 
 import numpy as np
 
-from inference import export_serving
+from export import serving as export_serving
 
 
 def test_to_uint8_rounds_clips_and_greys():

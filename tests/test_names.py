@@ -2,11 +2,11 @@
 
 import pytest
 
-import export
 import upscale
 from runtime import cli
 from runtime.errors import UserError
 from runtime.names import name_part
+from tests.tool_support import load_tool
 
 
 @pytest.mark.parametrize("text", ["/../../x", "../x", "a/b", "..", ".", "x\0y"])
@@ -28,5 +28,5 @@ def test_upscale_and_export_refuse_them_before_any_work(tmp_path, capsys):
     assert "--suffix '/../../x'" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
     argv = [str(tmp_path / "g.keras"), "-o", str(tmp_path / "exp"), "--name", "../../x"]
-    assert cli.run(export.main, argv) == 2
+    assert cli.run(load_tool("export").main, argv) == 2
     assert "--name '../../x'" in capsys.readouterr().err

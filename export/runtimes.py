@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from inference.export_convert import SUFFIXES, version_of
-from inference.export_serving import INPUT_NAME, OUTPUT_NAME, SIGNATURE
+from export.convert import SUFFIXES, version_of
+from export.serving import INPUT_NAME, OUTPUT_NAME, SIGNATURE
 
 
 class Runner:

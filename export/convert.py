@@ -17,7 +17,7 @@ import sys
 import tempfile
 import warnings
 
-from inference.export_serving import INPUT_NAME, OUTPUT_NAME
+from export.serving import INPUT_NAME, OUTPUT_NAME
 from runtime.errors import UserError
 
 FORMATS = ("savedmodel", "tflite", "onnx")

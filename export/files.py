@@ -1,16 +1,16 @@
 """The generator as files that run without this project: SavedModel, TFLite (LiteRT) and ONNX.
 
 ``export_generator`` loads a ``.keras`` generator, wraps it in the serving model
-(``inference.export_serving``: uint8 LR in, float32 levels in [0, 255] out, both conversions
-inside the graph) and writes each requested file. Height and width stay dynamic in all three
-formats unless ``input_size`` fixes them, as some TFLite delegates need; the batch dimension is
-always dynamic. Each file is written to a temporary sibling and renamed into place, and gets a
-sidecar ``<file>.json`` that says how to call it and how close it is to Keras.
+(``export.serving``: uint8 LR in, float32 levels in [0, 255] out, both conversions inside the
+graph) and writes each requested file. Height and width stay dynamic in all three formats
+unless ``input_size`` fixes them, as some TFLite delegates need; the batch dimension is always
+dynamic. Each file is written to a temporary sibling and renamed into place, and gets a sidecar
+``<file>.json`` that says how to call it and how close it is to Keras.
 
-This module plans and places the files; each step has its own module:
-``inference.export_convert`` (writing each format), ``inference.export_runtimes`` (running a
-file with its format's own runtime), ``inference.export_checks`` (the comparison with Keras on a
-probe image and on a benchmark dataset) and ``inference.export_sidecar`` (what the sidecar says).
+This module plans and places the files; each step has its own module: ``export.convert``
+(writing each format), ``export.runtimes`` (running a file with its format's own runtime),
+``export.checks`` (the comparison with Keras on a probe image and on a benchmark dataset) and
+``export.sidecar`` (what the sidecar says).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from inference.export_checks import (
+from export.checks import (
     PROBE_SIZE,
     Reference,
     benchmark_pairs,
@@ -29,10 +29,10 @@ from inference.export_checks import (
     check_probe,
     probe_pixels,
 )
-from inference.export_convert import FORMATS, QUANTIZATIONS, SUFFIXES, convert, quiet_stderr
-from inference.export_runtimes import keras_runner, load_exported
-from inference.export_serving import INPUT_DTYPES, serving_model, to_model_input
-from inference.export_sidecar import common_info, sidecar_info, sidecar_path, summary
+from export.convert import FORMATS, QUANTIZATIONS, SUFFIXES, convert, quiet_stderr
+from export.runtimes import keras_runner, load_exported
+from export.serving import INPUT_DTYPES, serving_model, to_model_input
+from export.sidecar import common_info, sidecar_info, sidecar_path, summary
 from runtime import stop
 from runtime.atomic import temporary_sibling, write_text
 from runtime.errors import UserError

@@ -11,7 +11,7 @@ import hashlib
 from pathlib import Path
 
 from data import conventions
-from inference.export_serving import INPUT_NAME, OUTPUT_NAME, SCALE, SIGNATURE
+from export.serving import INPUT_NAME, OUTPUT_NAME, SCALE, SIGNATURE
 
 QUANTIZATION_NOTES = {
     "float32": "none: float32 weights and arithmetic",

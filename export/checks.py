@@ -1,6 +1,6 @@
 """Checking an export against Keras: on a probe image, and by PSNR-Y on a benchmark dataset.
 
-Every file is run by its format's own runtime (``inference.export_runtimes``) on a probe with odd
+Every file is run by its format's own runtime (``export.runtimes``) on a probe with odd
 sides, so a shape bug cannot hide behind evenness, and compared with Keras's output in levels;
 given a benchmark dataset, its PSNR-Y there is scored beside Keras's by the papers' protocol
 (``evaluation.benchmark``). Its own module because it is the verification of all three formats,
@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from inference.export_runtimes import keras_runner
-from inference.export_serving import SCALE, to_model_input, to_uint8
+from export.runtimes import keras_runner
+from export.serving import SCALE, to_model_input, to_uint8
 from runtime import stop
 from runtime.errors import UserError
 
