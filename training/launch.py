@@ -93,11 +93,12 @@ def worker_environments(workers, environ=None, host="127.0.0.1"):
 
 def with_run_dir(train_args):
     """``train_args`` naming one run directory for all workers: a fresh run without
-    ``--run-dir`` gets the name train.py would choose, fixed here once."""
-    sys.path.insert(0, str(REPO_ROOT))
-    import train
+    ``--run-dir`` gets the name train.py would choose, fixed here once. The command line is
+    read with train.py's own flags (``training.arguments``), imported here only: the launcher
+    starts without them."""
+    from training.arguments import build_parser, config_from_args
 
-    parser = train.build_parser()
+    parser = build_parser()
     args = parser.parse_args(train_args)
     if args.summary:
         return train_args, None
@@ -106,7 +107,7 @@ def with_run_dir(train_args):
         return train_args, run_dir
     if args.run_dir:
         return train_args, args.run_dir
-    config = train.config_from_args(args, train_args)
+    config = config_from_args(args, train_args)
     run_dir = str(Path("runs") / rundir.default_run_name(config))
     return [*train_args, "--run-dir", run_dir], run_dir
 
