@@ -75,9 +75,16 @@ def train_command(name, steps, train_dir, out, init):
     return [sys.executable, str(ROOT / "train.py"), *shared, *RECIPES[name][1]]
 
 
+def trained(run_dir, steps):
+    """Whether a recipe's run reached ``steps``: an interrupted run also leaves a
+    generator.keras (its latest weights), so the last checkpoint's step is what tells."""
+    latest = rundir.latest_checkpoint(run_dir)
+    return latest is not None and rundir.checkpoint_step(latest) >= steps
+
+
 def run_recipe(name, steps, train_dir, out, init):
     run_dir = Path(out) / name
-    if (run_dir / rundir.GENERATOR).is_file():
+    if trained(run_dir, steps):
         print(f"{name}: already trained in {run_dir}", flush=True)
         return
     command = train_command(name, steps, train_dir, out, init)
@@ -91,8 +98,8 @@ def run_recipe(name, steps, train_dir, out, init):
         raise SystemExit(f"{name}: train.py exited with {result.returncode}; see {log.name}")
 
 
-def finished(names, out):
-    return [name for name in names if (Path(out) / name / rundir.GENERATOR).is_file()]
+def finished(names, out, steps):
+    return [name for name in names if trained(Path(out) / name, steps)]
 
 
 def generators(names, out, init):
@@ -205,7 +212,7 @@ def main(argv=None):
         run_recipe(name, args.steps, args.train_dir, args.out, args.init)
     if args.no_score:
         return
-    names = finished(args.only, args.out)
+    names = finished(args.only, args.out, args.steps)
     if not names:
         raise SystemExit("no recipe has finished its run yet; nothing to score")
 

@@ -68,3 +68,20 @@ def test_the_verdict_takes_each_recipes_better_admissible_generator_and_checks_t
     assert lines[1].startswith("grid (EMA): Set5 29.50 dB")
     assert "Set14 LPIPS -0.0500, grid -1.60, Set5 PSNR-Y +0.50 dB" in lines[1]
     assert lines[1].endswith("meets every target")
+
+
+def test_an_interrupted_recipe_is_not_taken_for_a_finished_one(tmp_path):
+    from runtime import rundir
+
+    run = tmp_path / "esrgan"
+    for step in (500, 808):
+        folder = rundir.checkpoint_dir(run, step)
+        folder.mkdir(parents=True)
+        (folder / rundir.STATE).write_text("{}")
+    (run / rundir.GENERATOR).write_bytes(b"")  # what an interrupted run leaves too
+    assert not gan_comparison.trained(run, 1500)
+    assert gan_comparison.finished(["esrgan"], tmp_path, 1500) == []
+    done = rundir.checkpoint_dir(run, 1500)
+    done.mkdir()
+    (done / rundir.STATE).write_text("{}")
+    assert gan_comparison.finished(["esrgan"], tmp_path, 1500) == ["esrgan"]
