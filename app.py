@@ -9,6 +9,7 @@ removed when the server stops; nothing is written anywhere else.
 """
 
 import argparse
+import itertools
 import os
 import shutil
 import socket
@@ -86,7 +87,7 @@ def build_page(shipped, models, workdir, max_megapixels):
     from runtime.errors import UserError
 
     choices = [(f"{name}: {summary}", name) for name, _, summary in shipped]
-    counter = iter(range(1, 1 << 62))
+    counter = itertools.count(1)
 
     def run(upload, name, ensemble, progress=gr.Progress()):  # noqa: B008 -- Gradio's API
         if upload is None:
@@ -112,12 +113,10 @@ def build_page(shipped, models, workdir, max_megapixels):
                 self_ensemble=ensemble,
                 progress=tiles,
             )
-        except UserError as error:
+        except (UserError, MemoryError) as error:
             shutil.rmtree(folder, ignore_errors=True)
-            raise gr.Error(str(error), print_exception=False) from None
-        except MemoryError:
-            shutil.rmtree(folder, ignore_errors=True)
-            raise gr.Error(f"{original}: out of memory", print_exception=False) from None
+            message = str(error) if isinstance(error, UserError) else f"{original}: out of memory"
+            raise gr.Error(message, print_exception=False) from None
         return (
             (str(result.before), str(result.after)),
             gr.DownloadButton(

@@ -17,9 +17,6 @@ import numpy as np
 
 # The largest level of an 8-bit image: what uint8 pixels are divided by on the way in.
 LEVELS = 255.0
-# The generator's input and output value ranges.
-INPUT_RANGE = (0.0, 1.0)
-OUTPUT_RANGE = (-1.0, 1.0)
 
 # BT.601 luma weights of R, G and B: what PIL's convert("L") uses, and (scaled to [16, 235])
 # the Y channel the SR papers score on.

@@ -40,7 +40,9 @@ def shipped_generators(folder=REPO_ROOT / "weights"):
     default = [p.resolve() for p in DEFAULT_WEIGHTS.values()]
     return sorted(
         found,
-        key=lambda item: default.index(item[1].resolve()) if item[1].resolve() in default else 99,
+        key=lambda item: (
+            default.index(item[1].resolve()) if item[1].resolve() in default else len(default)
+        ),
     )
 
 

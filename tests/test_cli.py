@@ -16,6 +16,21 @@ def test_onednn_is_requested_before_tensorflow_loads():
 
 # The tools turn it on through runtime.cli, before their first import of TensorFlow: training
 # steps are ~4x faster with oneDNN, upscaling 1.5-3x.
+def last_line_printed(code, *, unset):
+    """The last line ``python -c code`` prints in a fresh process without the ``unset``
+    environment variables."""
+    env = {k: v for k, v in os.environ.items() if k not in unset}
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return out.strip().splitlines()[-1]
+
+
 @pytest.mark.parametrize(
     "entry",
     [
@@ -33,16 +48,7 @@ def test_every_entry_point_turns_onednn_on(entry):
         "from tensorflow.python.util import _pywrap_util_port as port\n"
         "print(port.IsMklEnabled())"
     )
-    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    assert out.strip().splitlines()[-1] == "True"
+    assert last_line_printed(code, unset=("TF_ENABLE_ONEDNN_OPTS",)) == "True"
 
 
 def test_importing_the_networks_changes_no_tensorflow_setting():
@@ -55,16 +61,7 @@ def test_importing_the_networks_changes_no_tensorflow_setting():
         "print(os.environ.get('TF_ENABLE_ONEDNN_OPTS'), os.environ.get('TF_NUM_INTEROP_THREADS'))"
     )
     unset = ("TF_ENABLE_ONEDNN_OPTS", "TF_NUM_INTEROP_THREADS")
-    env = {k: v for k, v in os.environ.items() if k not in unset}
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    assert out.strip().splitlines()[-1] == "None None"
+    assert last_line_printed(code, unset=unset) == "None None"
 
 
 def test_one_op_at_a_time_sets_tensorflows_inter_op_pool_unless_set(monkeypatch):
