@@ -25,25 +25,23 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from benchmarks.machine import describe_cpu  # noqa: E402
-from data.conventions import to_model_output  # noqa: E402
-
-SCALE = 4
+from data.conventions import DEFAULT_SCALE, to_model_output  # noqa: E402
 
 
-def pooled(image):
-    """``image`` (uint8, HxW or HxWxC) on [-1, 1], average-pooled SCALE x SCALE as the
+def pooled(image, scale=DEFAULT_SCALE):
+    """``image`` (uint8, HxW or HxWxC) on [-1, 1], average-pooled scale x scale as the
     training's consistency target is (``models.gan.pooled_like_consistency``)."""
     from models.gan import pooled_like_consistency
 
     x = to_model_output(image)
     x = x if x.ndim == 3 else x[:, :, None]
-    height, width = x.shape[0] // SCALE * SCALE, x.shape[1] // SCALE * SCALE
-    result = pooled_like_consistency(x[None, :height, :width], SCALE)[0]
+    height, width = x.shape[0] // scale * scale, x.shape[1] // scale * scale
+    result = pooled_like_consistency(x[None, :height, :width], scale)[0]
     return result if np.ndim(image) == 3 else result[:, :, 0]
 
 
-def pooled_mse(hr, sr):
-    return float(np.mean((pooled(sr) - pooled(hr)) ** 2))
+def pooled_mse(hr, sr, scale=DEFAULT_SCALE):
+    return float(np.mean((pooled(sr, scale) - pooled(hr, scale)) ** 2))
 
 
 def low_frequencies_of(psnr_sr, gan_sr, sigma):

@@ -60,25 +60,36 @@ def main(argv=None):
     parser.add_argument("--crop", type=int, default=192, help="centre crop in LR pixels (0: all)")
     args = parser.parse_args(argv)
 
+    from data.conventions import DEFAULT_SCALE, shave_border
     from data.matlab_functions import imresize
     from evaluation.niqe import niqe
     from inference.tiling import upscale
     from inference.weights import load_generator, resolve_weights
+    from models.description import describe
+    from runtime.errors import UserError
 
-    methods = {"bicubic": lambda lr: imresize(lr, scale=4)}
+    generators = {}
     for value in args.weights:
         path = resolve_weights(value)
-        generator = load_generator(path, "float32")
-        methods[Path(path).stem] = lambda lr, g=generator: upscale(lr, g)
+        generators[Path(path).stem] = load_generator(path, "float32")
+    scales = {describe(generator).scale for generator in generators.values()} or {DEFAULT_SCALE}
+    if len(scales) > 1:
+        raise UserError(f"the generators have different scales ({sorted(scales)}): give one")
+    (scale,) = scales
+    methods = {"bicubic": lambda lr: imresize(lr, scale=scale)}
+    for name, generator in generators.items():
+        methods[name] = lambda lr, g=generator: upscale(lr, g)
     print(describe_cpu(), flush=True)
-    print(f"NIQE (lower is more natural), 4x of each JPEG, crop {args.crop or 'none'}, float32")
+    crop = args.crop or "none"
+    print(f"NIQE (lower is more natural), {scale}x of each JPEG, crop {crop}, float32")
     scores = {name: {} for name in methods}
     started = time.perf_counter()
     for quality in args.qualities:
         for name_of_photo in PHOTOS:
             lr = as_jpeg(photo(name_of_photo, args.crop), quality)
             for name, method in methods.items():
-                scores[name][quality, name_of_photo] = niqe(method(lr), crop_border=4)
+                border = shave_border(scale)
+                scores[name][quality, name_of_photo] = niqe(method(lr), crop_border=border)
         print(f"quality {quality} done ({time.perf_counter() - started:.0f} s)", flush=True)
     columns = [f"q{q} {p}" for q in args.qualities for p in PHOTOS]
     print("| Method | " + " | ".join(columns) + " | Mean |")

@@ -15,6 +15,18 @@ from __future__ import annotations
 
 import numpy as np
 
+# The upscaling factors a generator may have: one x2 upsampling stage per factor of two, as
+# SRResNet's two stages make x4. The paper's and the report's scale is 4.
+SCALES = (2, 4, 8)
+DEFAULT_SCALE = 4
+# What one upsampling stage multiplies the size by (a pixel shuffle of 2, or nearest x2).
+UPSAMPLING_FACTOR = 2
+
+# The generator's value ranges: LR in, SR out (tanh). A saved generator records both
+# (``models.description``); the functions below are the conversions to and from levels.
+MODEL_INPUT_RANGE = (0.0, 1.0)
+MODEL_OUTPUT_RANGE = (-1.0, 1.0)
+
 # The largest level of an 8-bit image: what uint8 pixels are divided by on the way in.
 LEVELS = 255.0
 
@@ -94,6 +106,28 @@ def rgb_to_y(image: np.ndarray) -> np.ndarray:
     red, green, blue = _YCBCR_Y_WEIGHTS
     weighted = red * rgb[..., 0] + green * rgb[..., 1] + blue * rgb[..., 2]
     return _YCBCR_Y_OFFSET + weighted / LEVELS
+
+
+def check_scale(scale) -> int:
+    """``scale`` as an int, or ValueError naming the choices (2, 4 and 8)."""
+    if isinstance(scale, bool) or int(scale) != scale or int(scale) not in SCALES:
+        choices = ", ".join(map(str, SCALES))
+        raise ValueError(f"scale must be one of {choices}, not {scale!r}")
+    return int(scale)
+
+
+def upsampling_stages(scale) -> int:
+    """How many x2 upsampling stages make ``scale``: 1 at x2, 2 at x4, 3 at x8."""
+    stages, size = 0, 1
+    while size < check_scale(scale):
+        stages, size = stages + 1, size * UPSAMPLING_FACTOR
+    return stages
+
+
+def shave_border(scale) -> int:
+    """The border the scores shave at ``scale``: the scale itself (EDSR's and BasicSR's
+    convention; 4 pixels at x4, as the SRGAN paper's figures were computed)."""
+    return check_scale(scale)
 
 
 def shave(image: np.ndarray, border: int) -> np.ndarray:

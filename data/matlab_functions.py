@@ -18,6 +18,8 @@ import math
 
 import numpy as np
 
+from data import conventions
+
 
 def modcrop(image: np.ndarray, scale: int) -> np.ndarray:
     """Crop to multiples of ``scale`` so HR is exactly ``scale`` times its LR (top-left kept)."""
@@ -129,11 +131,11 @@ def imresize(image: np.ndarray, *, scale=None, output_shape=None) -> np.ndarray:
     return np.ascontiguousarray(out)
 
 
-def bicubic_downscale(hr: np.ndarray, scale: int = 4) -> np.ndarray:
+def bicubic_downscale(hr: np.ndarray, scale: int = conventions.DEFAULT_SCALE) -> np.ndarray:
     """The LR image of the SR benchmarks: MATLAB bicubic of the mod-cropped HR."""
     return imresize(modcrop(hr, scale), scale=1 / scale)
 
 
-def bicubic_upscale(lr: np.ndarray, scale: int = 4) -> np.ndarray:
+def bicubic_upscale(lr: np.ndarray, scale: int = conventions.DEFAULT_SCALE) -> np.ndarray:
     """The bicubic baseline every SR paper reports."""
     return imresize(lr, scale=scale)

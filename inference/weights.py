@@ -1,8 +1,10 @@
 """Which generator file to use, and loading it with checks that fail in one line.
 
-``--weights`` takes nothing (the shipped default), a shipped name, a ``.keras`` file or a
-training run directory; ``load_generator`` refuses a file that is not a loadable 3->3 channel
-x4 generator before the first predict would.
+``--weights`` takes nothing (the shipped default), a shipped name (any ``weights/NAME.keras``,
+``srgan``/``srresnet`` for the x4 defaults), a ``.keras`` file or a training run directory;
+``load_generator`` refuses a file that is not a loadable 3->3 channel generator, ``scale``
+times larger out than in as its own description says (``models.description``), before the
+first predict would.
 """
 
 from __future__ import annotations
@@ -13,24 +15,25 @@ from runtime import rundir
 from runtime.errors import UserError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+WEIGHTS_DIR = REPO_ROOT / "weights"
 
 # Weights the project trained itself; each ships with a model card (``<name>_x4.md``) beside
 # it in weights/. Without ``--weights`` the first one that ships is used: SRGAN's sharper
 # textures are what people ask an SR tool for, and SRResNet is the one that ships first.
 DEFAULT_WEIGHTS = {
-    "srgan": REPO_ROOT / "weights" / "srgan_x4.keras",
-    "srresnet": REPO_ROOT / "weights" / "srresnet_x4.keras",
+    "srgan": WEIGHTS_DIR / "srgan_x4.keras",
+    "srresnet": WEIGHTS_DIR / "srresnet_x4.keras",
 }
 
 
-def shipped_generators(folder=REPO_ROOT / "weights"):
+def shipped_generators(folder=None):
     """[(name, path, summary)] for every generator in ``folder``, in the order people would pick.
 
     ``summary`` is the one line its model card (``<name>.md`` beside it) opens with as a
     quotation (``> For ...``): what it is for, in the card's own words; the file name when
     the card or the line is missing. The default model (``resolve_weights()``) comes first.
     """
-    folder = Path(folder)
+    folder = Path(folder) if folder is not None else WEIGHTS_DIR
     found = []
     for path in sorted(folder.glob("*.keras")):
         card = path.with_suffix(".md")
@@ -63,9 +66,12 @@ def resolve_weights(value=None):
         if not path.is_file():
             raise UserError(f"no {value} weights ship yet ({path} is missing); pass --weights PATH")
         return path
+    shipped = {name: path for name, path, _ in shipped_generators()}
+    if str(value) in shipped:  # srresnet_x2, srgan_x4, ...: a file in weights/ by its name
+        return shipped[str(value)]
     path = Path(value)
     if not path.exists():
-        names = ", ".join(DEFAULT_WEIGHTS)
+        names = ", ".join(dict.fromkeys([*DEFAULT_WEIGHTS, *shipped]))
         raise UserError(
             f"{path}: no such file (--weights takes a .keras file, a run folder or {names})"
         )
@@ -103,11 +109,11 @@ def load_generator(path, precision="float32"):
         raise UserError(f"{path}: not a loadable Keras model ({_one_line(error)})") from None
     problem = _generator_problem(model)
     if problem:
-        raise UserError(f"{path}: not a 3->3 channel x4 generator ({problem})")
+        raise UserError(f"{path}: not a 3->3 channel generator ({problem})")
     return in_precision(model, precision)
 
 
-def _generator_problem(model, scale=4):
+def _generator_problem(model):
     inputs = getattr(model, "inputs", None) or []
     outputs = getattr(model, "outputs", None) or []
     if len(inputs) != 1 or len(outputs) != 1:
@@ -118,6 +124,9 @@ def _generator_problem(model, scale=4):
     if shape[1] is not None or shape[2] is not None:
         # Tiling, benchmarks and exports feed images of every size; a fixed size fails there.
         return f"its input is fixed at {_shape_text(shape)}; a generator takes any image size"
+    from models.description import describe
+
+    scale = describe(model).scale
     probe = (1, shape[1] or 8, shape[2] or 8, 3)
     try:
         result = tuple(model.compute_output_shape(probe))
@@ -125,7 +134,7 @@ def _generator_problem(model, scale=4):
         return f"cannot take a {probe} input: {_one_line(error)}"
     expected = (1, scale * probe[1], scale * probe[2], 3)
     if result != expected:
-        return f"it turns {probe} into {_shape_text(result)}, not {expected}"
+        return f"it turns {probe} into {_shape_text(result)}, not {expected} (x{scale})"
     return None
 
 

@@ -31,7 +31,7 @@ class PixelShuffle(keras.layers.Layer):
     Wraps ``keras.ops.depth_to_space`` so the model stays backend-agnostic and serialisable.
     """
 
-    def __init__(self, scale=2, **kwargs):
+    def __init__(self, scale=conventions.UPSAMPLING_FACTOR, **kwargs):
         super().__init__(**kwargs)
         self.scale = int(scale)
 
@@ -45,6 +45,53 @@ class PixelShuffle(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "scale": self.scale}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class GeneratorSpec(keras.layers.Layer):
+    """What the generator it sits in is, carried in its config: passes its input through.
+
+    A saved ``.keras`` file stores each layer's config, so a generator built with this layer
+    after its input says its own scale, upsampler, block count, activation and value ranges,
+    and every tool reads them from the file (``models.description.describe``) instead of
+    assuming x4 or probing shapes. An identity costs nothing at run time, and the model stays
+    a plain functional Keras model that loads wherever this module is imported.
+    """
+
+    def __init__(
+        self,
+        scale=conventions.DEFAULT_SCALE,
+        upsample="pixelshuffle",
+        blocks=16,
+        upsample_activation="prelu",
+        input_range=conventions.MODEL_INPUT_RANGE,
+        output_range=conventions.MODEL_OUTPUT_RANGE,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.scale = conventions.check_scale(scale)
+        self.upsample = str(upsample)
+        self.blocks = int(blocks)
+        self.upsample_activation = str(upsample_activation)
+        self.input_range = tuple(float(value) for value in input_range)
+        self.output_range = tuple(float(value) for value in output_range)
+
+    def call(self, inputs):
+        return inputs
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "scale": self.scale,
+            "upsample": self.upsample,
+            "blocks": self.blocks,
+            "upsample_activation": self.upsample_activation,
+            "input_range": list(self.input_range),
+            "output_range": list(self.output_range),
+        }
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -82,11 +129,12 @@ class StackBatches(keras.layers.Layer):
         return (batch, *first[1:])
 
 
-def phase_deviations(images, period=4, tile=16, xp=ops):
+def phase_deviations(images, period=conventions.DEFAULT_SCALE, tile=16, xp=ops):
     """Per tile of ``tile`` x ``tile`` pixels, the mean of each of the period x period sub-pixel
     phases minus the tile's mean: (N, H/tile, period, W/tile, period, C).
 
-    A pixel-shuffle grid is exactly this: an offset that depends on (row mod 4, column mod 4).
+    A pixel-shuffle grid is exactly this: an offset that depends on (row mod 4, column mod 4)
+    at x4; its period is the generator's scale.
     By Parseval, its squared sum over a tile is the tile's power at the 15 grid frequencies
     (k/4, l/4), so an MSE against the HR image's own deviations penalises the grid the
     evaluation measures (``evaluation.grid``) and nothing else. ``xp`` is ``keras.ops`` inside
@@ -104,7 +152,7 @@ def phase_deviations(images, period=4, tile=16, xp=ops):
 class PhaseDeviations(keras.layers.Layer):
     """``phase_deviations`` of its input, as a layer of the combined model (``--grid-weight``)."""
 
-    def __init__(self, period=4, tile=16, **kwargs):
+    def __init__(self, period=conventions.DEFAULT_SCALE, tile=16, **kwargs):
         super().__init__(**kwargs)
         self.period = int(period)
         self.tile = int(tile)
@@ -133,7 +181,7 @@ class NearestUpsample(keras.layers.Layer):
     in place of a saved generator's ``UpSampling2D`` layers for export.
     """
 
-    def __init__(self, scale=2, **kwargs):
+    def __init__(self, scale=conventions.UPSAMPLING_FACTOR, **kwargs):
         super().__init__(**kwargs)
         self.scale = int(scale)
 

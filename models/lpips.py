@@ -28,7 +28,7 @@ from models.lpips_weights import locate_lpips_weights
 
 # lpips.ScalingLayer: ImageNet statistics expressed for inputs in [-1, 1].
 SHIFT = (-0.030, -0.088, -0.188)
-SCALE = (0.458, 0.448, 0.450)
+CHANNEL_SCALE = (0.458, 0.448, 0.450)
 EPS = 1e-10  # lpips.normalize_tensor
 
 
@@ -38,7 +38,7 @@ class LPIPSScaling(keras.layers.Layer):
 
     def call(self, inputs):
         shift = ops.convert_to_tensor(SHIFT, dtype=inputs.dtype)
-        scale = ops.convert_to_tensor(SCALE, dtype=inputs.dtype)
+        scale = ops.convert_to_tensor(CHANNEL_SCALE, dtype=inputs.dtype)
         return (inputs * 2.0 - 1.0 - shift) / scale
 
     def compute_output_shape(self, input_shape):

@@ -67,12 +67,16 @@ def test_load_generator_refuses_models_that_are_not_generators(tmp_path):
     dense = keras.Sequential([keras.Input((10,)), keras.layers.Dense(3)])
     dense.save(tmp_path / "dense.keras")
     assert_one_line_user_error(
-        lambda: weights.load_generator(tmp_path / "dense.keras"), "not a 3->3 channel x4"
+        lambda: weights.load_generator(tmp_path / "dense.keras"),
+        "not a 3->3 channel generator",
+        "(x4)",
     )
     same_size = keras.Sequential([keras.Input((None, None, 3)), keras.layers.Conv2D(3, 3)])
     same_size.save(tmp_path / "conv.keras")
     assert_one_line_user_error(
-        lambda: weights.load_generator(tmp_path / "conv.keras"), "not a 3->3 channel x4"
+        lambda: weights.load_generator(tmp_path / "conv.keras"),
+        "not a 3->3 channel generator",
+        "(x4)",
     )
 
 
@@ -95,6 +99,39 @@ def test_resolve_weights(tmp_path, monkeypatch, saved):
     missing["srgan"].write_bytes(saved.read_bytes())
     assert weights.resolve_weights(None) == missing["srgan"]  # SRGAN first once it ships
     assert_one_line_user_error(lambda: weights.resolve_weights(tmp_path / "x.keras"), "no such")
+
+
+def test_any_generator_in_weights_resolves_by_name_and_loads_at_its_own_scale(
+    tmp_path, monkeypatch
+):
+    """``--weights srresnet_x2`` finds weights/srresnet_x2.keras; its scale is the file's own."""
+    from models.description import describe
+    from models.generator import build_generator
+
+    keras.utils.set_random_seed(2)
+    build_generator(scale=2, blocks=1).save(tmp_path / "tiny_x2.keras")
+    monkeypatch.setattr(weights, "WEIGHTS_DIR", tmp_path)
+    path = weights.resolve_weights("tiny_x2")
+    assert path == tmp_path / "tiny_x2.keras"
+    generator = weights.load_generator(path)
+    assert describe(generator).scale == 2
+    assert tiling.upscale(noise((5, 6, 3)), generator).shape == (10, 12, 3)
+    message = assert_one_line_user_error(lambda: weights.resolve_weights("tiny_x8"), "no such")
+    assert "tiny_x2" in message  # the names that would have worked
+
+
+def test_a_file_whose_shape_contradicts_its_description_is_refused(tmp_path):
+    """A spec saying x2 on a network that makes x4 is caught before any predict."""
+    from models.generator import build_generator
+    from models.layers import GeneratorSpec
+
+    x4 = build_generator(blocks=1)
+    lr = keras.Input((None, None, 3))
+    lying = keras.Model(lr, x4(GeneratorSpec(scale=2, name="outer_spec")(lr)))
+    lying.save(tmp_path / "lying.keras")
+    assert_one_line_user_error(
+        lambda: weights.load_generator(tmp_path / "lying.keras"), "not a 3->3 channel", "(x2)"
+    )
 
 
 def test_default_weights_live_in_the_repository():
