@@ -41,6 +41,8 @@ def test_each_recipe_changes_only_its_own_levers():
     assert differences(resolved("grid"), resolved("grid300")) == {"grid_weight"}
     assert differences(today, resolved("ragan")) == {"adversarial"}
     assert differences(resolved("ragan"), resolved("esrgan")) == {"content_loss", "pixel_weight"}
+    assert differences(resolved("esrgan"), resolved("esrgan-grid300")) == {"grid_weight"}
+    assert resolved("esrgan-grid300").grid_weight == resolved("grid300").grid_weight
 
 
 def test_a_budget_that_does_not_split_into_three_checkpoints_is_refused():
