@@ -1,7 +1,8 @@
 """Which generator file to use, and loading it with checks that fail in one line.
 
-``--weights`` takes nothing (the shipped default), a shipped name (any ``weights/NAME.keras``,
-``srgan``/``srresnet`` for the x4 defaults), a ``.keras`` file or a training run directory;
+``--weights`` takes nothing (the shipped default), a shipped name (any ``weights/NAME.keras``;
+``srgan``/``srresnet`` for the x4 defaults, ``real`` for real photos), a ``.keras`` file or a
+training run directory;
 ``load_generator`` refuses a file that is not a loadable 3->3 channel generator, ``scale``
 times larger out than in as its own description says (``models.description``), before the
 first predict would.
@@ -23,6 +24,11 @@ WEIGHTS_DIR = REPO_ROOT / "weights"
 DEFAULT_WEIGHTS = {
     "srgan": WEIGHTS_DIR / "srgan_x4.keras",
     "srresnet": WEIGHTS_DIR / "srresnet_x4.keras",
+}
+# Names for what a model is for, never a default: ``--weights real`` is the generator trained
+# on photos degraded by blur, noise and JPEG (``train.py --preset real-world``, issue 31).
+PURPOSE_WEIGHTS = {
+    "real": WEIGHTS_DIR / "srgan_real_x4.keras",
 }
 
 
@@ -61,8 +67,9 @@ def resolve_weights(value=None):
             if path.is_file():
                 return path
         raise UserError("no trained weights ship yet; pass --weights PATH")
-    if str(value) in DEFAULT_WEIGHTS:
-        path = DEFAULT_WEIGHTS[str(value)]
+    named = {**DEFAULT_WEIGHTS, **PURPOSE_WEIGHTS}
+    if str(value) in named:
+        path = named[str(value)]
         if not path.is_file():
             raise UserError(f"no {value} weights ship yet ({path} is missing); pass --weights PATH")
         return path
@@ -71,7 +78,7 @@ def resolve_weights(value=None):
         return shipped[str(value)]
     path = Path(value)
     if not path.exists():
-        names = ", ".join(dict.fromkeys([*DEFAULT_WEIGHTS, *shipped]))
+        names = ", ".join(dict.fromkeys([*named, *shipped]))
         raise UserError(
             f"{path}: no such file (--weights takes a .keras file, a run folder or {names})"
         )
