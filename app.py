@@ -1,10 +1,11 @@
-"""A web page to upscale a photo 4x and compare before/after: ``python app.py``.
+"""A web page to upscale a photo and compare before/after: ``python app.py``.
 
 Serves on http://127.0.0.1:7860 (``--host``/``--port`` to change it; no public link unless
 ``--share``). Drop a photo, pick one of the generators in ``weights/``, and get a before/after
 slider (bicubic | the model) and the full-resolution file, the same file ``upscale.py`` would
-write. A thin tool over ``inference/`` with Gradio's page: one job at a time (a CPU app), later
-ones wait in a queue that shows their place. Uploads and results live in one temporary folder,
+write; each generator upscales by its own scale (its file says it: x4 for the shipped ones). A
+thin tool over ``inference/`` with Gradio's page: one job at a time (a CPU app), later ones
+wait in a queue that shows their place. Uploads and results live in one temporary folder,
 removed when the server stops; nothing is written anywhere else.
 """
 
@@ -22,14 +23,17 @@ from pathlib import Path
 from models.precision import PRECISIONS
 from runtime import cli, stop
 
-TITLE = "SRGAN x4: upscale a photo"
+TITLE = "SRGAN: upscale a photo"
 # An upload larger than this is refused by the server before it is stored (Gradio's limit);
 # the pixel limit (--max-megapixels) is the one photos meet first.
 MAX_FILE_SIZE = "200mb"
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(description="Serve a web page that upscales photos 4x.")
+    parser = argparse.ArgumentParser(
+        description="Serve a web page that upscales photos by the chosen generator's scale "
+        "(x4 for the shipped ones)."
+    )
     arg = parser.add_argument
     arg("--host", default="127.0.0.1", help="address to serve on (default: %(default)s)")
     arg("--port", type=int, default=7860, help="port to serve on (default: %(default)s)")
@@ -43,8 +47,8 @@ def build_parser():
         type=float,
         default=4.0,
         help="largest input photo in megapixels (default: %(default)s: a 4 MP photo gives a "
-        "64 MP result, about 0.2 GB as 8-bit RGB and minutes of CPU; self-ensemble takes 8x "
-        "the time)",
+        "64 MP result at x4, about 0.2 GB as 8-bit RGB and minutes of CPU; self-ensemble takes "
+        "8x the time)",
     )
     arg(
         "--precision",
@@ -147,7 +151,7 @@ def build_page(shipped, models, workdir, max_megapixels):
                     "faithful, softer texture, 8x the time)",
                     elem_id="ensemble",
                 )
-                button = gr.Button("Upscale 4x", variant="primary", elem_id="upscale")
+                button = gr.Button("Upscale", variant="primary", elem_id="upscale")
             with gr.Column(scale=2):
                 slider = gr.ImageSlider(
                     label="Before (bicubic) | after (model)",

@@ -1,7 +1,8 @@
 """Score models on the SR benchmarks: ``python evaluate.py runs/a runs/b --datasets Set5 Set14``.
 
 A thin CLI over the ``evaluation`` package. It prints the paper's table (bicubic first, then
-each model, PSNR / SSIM on the Y channel and LPIPS per dataset, NIQE with ``--niqe``) and, with
+each model, PSNR / SSIM on the Y channel and LPIPS per dataset, NIQE with ``--niqe``), one per
+scale when the models' own scales differ (each file says its scale), and, with
 ``--report-table``, the student report's table read from training runs. With no model and
 ``--perceptual none`` it prints the bicubic baseline without TensorFlow in about a second;
 LPIPS loads Keras and its AlexNet (a few seconds more).
@@ -10,17 +11,18 @@ LPIPS loads Keras and its AlexNet (a few seconds more).
 import argparse
 from pathlib import Path
 
+from data.conventions import DEFAULT_SCALE, SCALES, shave_border
 from data.degradations import DEGRADATIONS
 from evaluation.benchmark import (
     BICUBIC,
     DEFAULT_DATASETS,
-    SCALE,
     bicubic_method,
     combine,
     evaluate,
     load_methods,
     resolve_datasets,
     split_model_spec,
+    tables_by_scale,
 )
 from evaluation.figures import comparison_figure, perception_distortion_figure, save_figure
 from evaluation.perceptual import perceptual_metrics
@@ -53,8 +55,9 @@ def crop_argument(text):
 
 def build_parser():
     parser = argparse.ArgumentParser(
-        description="Evaluate x4 super-resolution with the SR papers' protocol "
-        "(PSNR/SSIM on Y, 4-pixel shave, official bicubic LR) and LPIPS.",
+        description="Evaluate super-resolution with the SR papers' protocol (PSNR/SSIM on Y, "
+        "a border of the scale shaved, official bicubic LR) and LPIPS, each model at its own "
+        "scale (one table per scale).",
         epilog="Give the MODELs before --datasets, which takes every name after it. "
         "Example: python evaluate.py runs/a best=runs/b --datasets Set5 Set14 --paper",
     )
@@ -74,6 +77,13 @@ def build_parser():
         f"(default: {' '.join(DEFAULT_DATASETS)}; with --report-table alone: none)",
     )
     arg("--data-dir", help="where the datasets lie (default: datasets/ or $SRGAN_DATA_DIR)")
+    arg(
+        "--scale",
+        type=int,
+        choices=SCALES,
+        help="the bicubic baseline's scale when no MODEL is given (default: "
+        f"{DEFAULT_SCALE}); a model is always scored at its own scale",
+    )
     arg("--rgb", action="store_true", help="also report PSNR on RGB, as the student report did")
     arg(
         "--perceptual",
@@ -87,7 +97,11 @@ def build_parser():
         action="store_true",
         help="also NIQE of each SR image (no reference; lower is better; slower)",
     )
-    arg("--paper", action="store_true", help="add Ledig et al.'s published rows to the table")
+    arg(
+        "--paper",
+        action="store_true",
+        help="add Ledig et al.'s published rows to the x4 table (they publish x4 only)",
+    )
     arg("--tile", type=int, help="largest tile side in LR pixels for models (default: automatic)")
     arg(
         "--precision",
@@ -113,7 +127,12 @@ def build_parser():
         help="add a 'NAME+' row after each model's: the mean of its answers to the 8 flips and "
         "rotations of each image (EDSR's x8 self-ensemble; 8 times slower)",
     )
-    arg("--save-images", metavar="DIR", help="write DIR/<dataset>/<method>/<image>.png")
+    arg(
+        "--save-images",
+        metavar="DIR",
+        help="write DIR/<dataset>/<method>/<image>.png (DIR/x<scale>/... for models of "
+        "several scales)",
+    )
     arg("--figure", metavar="PATH", help="write a side-by-side comparison figure (PNG, PDF, SVG)")
     arg("--figure-image", metavar="NAME", help="its image: NAME or DATASET/NAME (default: first)")
     arg(
@@ -184,16 +203,56 @@ def check_outputs(args):
         raise UserError("--tile must be 0 (never tile) or a positive size")
     if args.self_ensemble and not args.models:
         raise UserError("--self-ensemble needs a model: bicubic has no ensemble")
+    if args.scale is not None and args.models:
+        raise UserError("--scale goes without MODEL: each model is scored at its own scale")
 
 
-def describe_perceptual(perceptual) -> str:
+def check_one_scale(args, tables):
+    """--figure and --pd-plot draw one scale: refuse models of several before any scoring."""
+    if len(tables) < 2:
+        return
+    scales = " and ".join(f"x{methods[0].scale}" for methods in tables)
+    for option in ("figure", "pd_plot"):
+        if getattr(args, option):
+            raise UserError(
+                f"--{option.replace('_', '-')} draws one scale, and the models are {scales}: "
+                "give the models of one scale"
+            )
+
+
+def describe_scale(scale) -> str:
+    """The caption's first line: the scale and the shave every score of the table takes."""
+    return (
+        f"x{scale} super-resolution: PSNR (dB) / SSIM on the Y channel (BT.601), "
+        f"{shave_border(scale)}-pixel border shaved"
+    )
+
+
+def describe_perceptual(perceptual, scale=DEFAULT_SCALE) -> str:
     scores = ["LPIPS (v0.1, AlexNet, on RGB)"]
     if perceptual.niqe:
         scores.append("NIQE (no reference, on Y)")
     if perceptual.grid:
-        scores.append("Grid (4-pixel grid peaks in the spectrum, log10; HR images about -0.2)")
+        scores.append(
+            f"Grid ({scale}-pixel grid peaks in the spectrum, log10; HR images about -0.2)"
+        )
     listed = f"{', '.join(scores[:-1])} and {scores[-1]}" if len(scores) > 1 else scores[0]
     return f"{listed}, same shave: lower is better"
+
+
+def print_benchmark(args, result, perceptual):
+    """One scale's table under the lines that say its scale, shave, scores and LR."""
+    print(describe_scale(result.scale))
+    if perceptual is not None:
+        print(describe_perceptual(perceptual, result.scale))
+    if args.self_ensemble and args.models:
+        print("NAME+: the model's x8 self-ensemble (mean over flips and rotations)")
+    if args.degradation == "bicubic":
+        print(f"({describe_lr(result.datasets)})")
+    else:
+        print(f"(LR made by data/degradations.py's {args.degradation} model, seed {args.seed})")
+    print()
+    print(benchmark_table(result, paper=args.paper))
 
 
 def describe_ranking(rank_by, dataset) -> str:
@@ -202,14 +261,16 @@ def describe_ranking(rank_by, dataset) -> str:
     return f"Ranked by {where} {metric}; rows without that score last."
 
 
-def report_choice(report, datasets, result):
-    """Print and return the checkpoint ``choose_checkpoint`` picks (issue 17's rule)."""
+def report_choice(report, datasets, results, scale):
+    """Print and return the checkpoint ``choose_checkpoint`` picks (issue 17's rule), against
+    bicubic at the checkpoints' ``scale``."""
     dataset = next((d for d in datasets if d.name == CHOICE_DATASET), None)
     if dataset is None:
         print(f"Chosen checkpoint: none (the rule needs {CHOICE_DATASET} in --datasets).")
         return None
-    if result is None or BICUBIC not in result.methods:
-        result = evaluate([bicubic_method()], [dataset], progress=False)
+    result = next((r for r in results if r.scale == scale and BICUBIC in r.methods), None)
+    if result is None:
+        result = evaluate([bicubic_method(scale)], [dataset], progress=False)
     floor = result.mean(BICUBIC, CHOICE_DATASET, "psnr_y")
     chosen = choose_checkpoint(report, floor, CHOICE_DATASET)
     rule = (
@@ -239,46 +300,43 @@ def main(argv=None):
     if args.report_table:
         runs = [read_run(split_model_spec(m)[1]) for m in args.models]
     needs_data = run_benchmark or args.report_checkpoints
-    datasets = resolve_datasets(dataset_names, args.data_dir) if needs_data else []
+    scale = args.scale or DEFAULT_SCALE
+    datasets = resolve_datasets(dataset_names, args.data_dir, scale=scale) if needs_data else []
     perceptual = None
     if needs_data and args.perceptual != "none":
         cli.import_keras_quietly()  # LPIPS is a Keras model; its weights are checked first
         perceptual = perceptual_metrics(lpips=True, niqe=args.niqe, grid=True, hint=NO_LPIPS)
 
-    result = None
+    results = []  # one Evaluation per scale, smallest first
     if run_benchmark:
         if args.models:
             cli.import_keras_quietly()
-        methods = load_methods(
-            args.models, precision=args.precision, self_ensemble=args.self_ensemble
+        models = load_methods(
+            args.models, bicubic=False, precision=args.precision, self_ensemble=args.self_ensemble
         )
-        result = evaluate(
-            methods,
-            datasets,
-            rgb=args.rgb,
-            tile=args.tile,
-            save_images=args.save_images,
-            figure_image=args.figure_image,
-            keep_figure=bool(args.figure),
-            progress=args.progress,
-            perceptual=perceptual,
-            degradation=args.degradation,
-            seed=args.seed,
-        )
-        print(
-            f"x{SCALE} super-resolution: PSNR (dB) / SSIM on the Y channel (BT.601), "
-            "4-pixel border shaved"
-        )
-        if perceptual is not None:
-            print(describe_perceptual(perceptual))
-        if args.self_ensemble and args.models:
-            print("NAME+: the model's x8 self-ensemble (mean over flips and rotations)")
-        if args.degradation == "bicubic":
-            print(f"({describe_lr(datasets)})")
-        else:
-            print(f"(LR made by data/degradations.py's {args.degradation} model, seed {args.seed})")
-        print()
-        print(benchmark_table(result, paper=args.paper))
+        tables = tables_by_scale(models, scale)
+        check_one_scale(args, tables)
+        for methods in tables:
+            images = args.save_images
+            if images and len(tables) > 1:  # bicubic at each scale: DIR/x2/..., DIR/x4/...
+                images = Path(images) / f"x{methods[0].scale}"
+            result = evaluate(
+                methods,
+                datasets,
+                rgb=args.rgb,
+                tile=args.tile,
+                save_images=images,
+                figure_image=args.figure_image,
+                keep_figure=bool(args.figure),
+                progress=args.progress,
+                perceptual=perceptual,
+                degradation=args.degradation,
+                seed=args.seed,
+            )
+            if results:
+                print()
+            results.append(result)
+            print_benchmark(args, result, perceptual)
 
     report = chosen = checkpoints = None
     if runs is not None:
@@ -291,38 +349,45 @@ def main(argv=None):
                 perceptual=perceptual, precision=args.precision,
             )  # fmt: skip
             columns = [dataset.name for dataset in datasets]
-        if result is not None:
+        if results:
             print()
         print(f"Training runs: {REPORT_NOTE}.")
         if columns:
-            print(f"Benchmark columns: checkpoints still on disk, scored on {', '.join(columns)}.")
+            where = f" at x{checkpoints.scale}" if checkpoints is not None else ""
+            print(
+                f"Benchmark columns: checkpoints still on disk, scored{where} on "
+                f"{', '.join(columns)}."
+            )
         if args.rank_by:
             print(describe_ranking(args.rank_by, columns[0] if columns else None))
         print()
         print(report_table(report, columns, rank_by=args.rank_by))
         if args.report_checkpoints and perceptual is not None:
             print()
-            chosen = report_choice(report, datasets, result)
+            at = checkpoints.scale if checkpoints is not None else DEFAULT_SCALE
+            chosen = report_choice(report, datasets, results, at)
 
     written = []
-    if args.figure and result is not None:
+    if args.figure and results:
+        (result,) = results  # check_one_scale: one scale
         written.append(
             save_figure(comparison_figure(result.figure, crop=args.figure_crop), args.figure)
         )
     if args.pd_plot:
-        scored = combine(*(e for e in (result, checkpoints) if e is not None))
+        scored = combine(*results, *([checkpoints] if checkpoints is not None else []))
         written.append(save_figure(perception_distortion_figure(scored), args.pd_plot))
     if args.csv:
-        if result is not None:
-            written.append(write_csv(args.csv, result.summary()))
+        if results:
+            summary = [row for result in results for row in result.summary()]
+            written.append(write_csv(args.csv, summary))
             per_image = sibling(args.csv, "per_image")
-            written.append(write_csv(per_image, result.per_image))
+            written.append(write_csv(per_image, [row for r in results for row in r.per_image]))
         if report is not None:
-            path = sibling(args.csv, "report") if result is not None else args.csv
+            path = sibling(args.csv, "report") if results else args.csv
             written.append(write_csv(path, report))
     if args.json:
-        written.append(write_json(args.json, json_document(result, report, chosen=chosen)))
-    if args.save_images and result is not None:
+        written.append(write_json(args.json, json_document(results, report, chosen=chosen)))
+    if args.save_images and results:
         written.append(Path(args.save_images))
     if written:
         print()

@@ -3,8 +3,8 @@
 A thin CLI over ``export.files``. Each file (a folder for SavedModel) is written atomically
 beside a sidecar ``<file>.json`` that says how to call it; ``--quantize float16 int8`` adds
 TFLite variants. With Set5 under ``--data-dir`` (or ``--psnr-dataset``), every sidecar gets
-its PSNR-Y there beside Keras's. A weights file that is not a loadable x4 generator is one
-``error:`` line and exit code 2.
+its PSNR-Y there beside Keras's; the scale (x2, x4, x8) is the generator file's own. A weights
+file that is not a loadable generator is one ``error:`` line and exit code 2.
 """
 
 import argparse

@@ -1,9 +1,10 @@
-"""Upscale images 4x: ``python upscale.py photo.jpg holidays/ -o out/``.
+"""Upscale images: ``python upscale.py photo.jpg holidays/ -o out/``.
 
-A thin CLI over the ``inference`` package. It takes files and folders, names outputs
-predictably (``<stem>_x4.png``), never overwrites an input and never an existing output unless
-asked, and keeps going past a bad file: each one gets one ``error:`` line, and the exit code
-says at the end whether any failed (1) or nothing could start (2).
+A thin CLI over the ``inference`` package. The scale is the chosen generator's own (its file
+says it: ``models.description``), x4 for the shipped ones. It takes files and folders, names
+outputs predictably (``<stem>_x4.png``, by the scale), never overwrites an input and never an
+existing output unless asked, and keeps going past a bad file: each one gets one ``error:``
+line, and the exit code says at the end whether any failed (1) or nothing could start (2).
 """
 
 import argparse
@@ -13,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from data.images import output_suffix
-from inference.tiling import DEFAULT_TILE_PAD, upscale
+from inference.tiling import DEFAULT_TILE_PAD, output_name_suffix, upscale
 from inference.weights import load_generator, resolve_weights
 from models.precision import PRECISIONS
 from runtime import cli, stop
@@ -25,7 +26,8 @@ FORMATS = ("png", "jpg", "webp", "tif", "bmp")
 
 def build_parser():
     parser = argparse.ArgumentParser(
-        description="Super-resolve images 4x with a trained SRGAN or SRResNet generator."
+        description="Super-resolve images with a trained SRGAN or SRResNet generator, by the "
+        "scale of the chosen generator (x4 for the shipped ones)."
     )
     arg = parser.add_argument
     arg("inputs", nargs="+", metavar="INPUT", help="image files and/or folders of images")
@@ -69,7 +71,11 @@ def build_parser():
         "self-ensemble: higher PSNR but softer, SRGAN's texture most; 8 times slower)",
     )
     arg("--recursive", action="store_true", help="also take images in sub-folders of a folder")
-    arg("--suffix", default="_x4", help="added to each input's name (default: %(default)s)")
+    arg(
+        "--suffix",
+        help="added to each input's name (default: _x and the generator's scale, _x4 for the "
+        "shipped ones)",
+    )
     arg(
         "--format",
         choices=FORMATS,
@@ -186,7 +192,8 @@ def main(argv=None):
         parser.error("--tile must be 0 (never tile) or a positive size")
     if args.tile_pad < 0:
         parser.error("--tile-pad must be at least 0")
-    name_part(args.suffix, "--suffix")
+    if args.suffix is not None:
+        name_part(args.suffix, "--suffix")
 
     from data.images import IMAGE_SUFFIXES
 
@@ -205,6 +212,7 @@ def main(argv=None):
         )
     prepare_folder(output.parent if single else output)
     generator = load_generator(weights, args.precision)
+    name_suffix = output_name_suffix(generator) if args.suffix is None else args.suffix
     if args.precision == "auto":
         from models.precision import choose_precision
 
@@ -221,8 +229,8 @@ def main(argv=None):
 
     def destination_in(subfolder, source):
         def name(pixels):
-            suffix = output_suffix(source, pixels, args.format)
-            return output / subfolder / f"{source.stem}{args.suffix}{suffix}"
+            extension = output_suffix(source, pixels, args.format)
+            return output / subfolder / f"{source.stem}{name_suffix}{extension}"
 
         return name
 

@@ -16,6 +16,11 @@ folder works as it is)::
     benchmark/Set5/HR/baby.png   benchmark/Set5/LR_bicubic/X4/babyx4.png   (also Set14, B100,
                                                                             Urban100)
 
+The official bicubic LR of scale s lies in ``.../X<s>/`` as ``<stem>x<s>.png`` (``lr_folder``
+and ``lr_stem``): EDSR's benchmark archive has X2, X3 and X4, DIV2K publishes the same three
+(we download X4); nobody publishes an X8 in this layout, so x8 scores make their LR with
+MATLAB's bicubic (``data.matlab_functions``), as they do wherever a file is missing.
+
 ``data/resolve.py`` also finds folders unpacked by hand one level up or down
 (``DIV2K_train_HR`` right in the data dir, ``Set5/HR`` without ``benchmark/``, ``BSD100`` for
 ``B100``).
@@ -69,7 +74,8 @@ class RemoteFile:
 class DatasetSpec:
     """A dataset by name. Folder fields are relative to the data dir; ``None`` means absent.
 
-    ``train_hr``/``valid_hr`` make it a training set, ``hr`` a benchmark (``lr_x4`` beside it).
+    ``train_hr``/``valid_hr`` make it a training set, ``hr`` a benchmark (``lr`` beside it).
+    The ``*lr`` folders are templates with a ``{scale}`` field (``lr_folder`` fills it).
     ``parts`` names the datasets a combined set (DF2K) is built from; it has no files of its own.
     ``aliases`` are the other folder names the same set goes by in other people's layouts.
     """
@@ -80,9 +86,9 @@ class DatasetSpec:
     train_hr: str | None = None
     valid_hr: str | None = None
     hr: str | None = None
-    lr_x4: str | None = None
-    train_lr_x4: str | None = None
-    valid_lr_x4: str | None = None
+    lr: str | None = None
+    train_lr: str | None = None
+    valid_lr: str | None = None
     train_count: int | None = None
     valid_count: int | None = None
     hr_count: int | None = None
@@ -97,6 +103,21 @@ class DatasetSpec:
     @property
     def is_benchmark(self) -> bool:
         return self.hr is not None or self.valid_hr is not None
+
+
+# The official bicubic LR's folder for one scale, and beside a benchmark's HR folder.
+_SCALE_FOLDER = "X{scale}"
+BENCHMARK_LR = "LR_bicubic/" + _SCALE_FOLDER
+
+
+def lr_folder(template: str | None, scale: int) -> str | None:
+    """A ``*lr`` template (``benchmark/Set5/LR_bicubic/X{scale}``) at ``scale``; None stays."""
+    return None if template is None else template.format(scale=int(scale))
+
+
+def lr_stem(hr_stem: str, scale: int) -> str:
+    """The official LR file's stem for HR ``hr_stem``: ``baby`` -> ``babyx4`` (EDSR, DIV2K)."""
+    return f"{hr_stem}x{int(scale)}"
 
 
 _DIV2K = "http://data.vision.ee.ethz.ch/cvl/DIV2K/"
@@ -185,7 +206,7 @@ def _benchmark(name: str, folder: str, count: int, description: str, aliases=())
         description=description,
         files=(_benchmark_file(folder, count),),
         hr=f"benchmark/{folder}/HR",
-        lr_x4=f"benchmark/{folder}/LR_bicubic/X4",
+        lr=f"benchmark/{folder}/{BENCHMARK_LR}",
         hr_count=count,
         aliases=aliases,
         homepage="https://github.com/sanghyun-son/EDSR-PyTorch",
@@ -199,8 +220,8 @@ CATALOG: dict[str, DatasetSpec] = {
         files=_DIV2K_FILES,
         train_hr="DIV2K/DIV2K_train_HR",
         valid_hr="DIV2K/DIV2K_valid_HR",
-        train_lr_x4="DIV2K/DIV2K_train_LR_bicubic/X4",
-        valid_lr_x4="DIV2K/DIV2K_valid_LR_bicubic/X4",
+        train_lr="DIV2K/DIV2K_train_LR_bicubic/" + _SCALE_FOLDER,
+        valid_lr="DIV2K/DIV2K_valid_LR_bicubic/" + _SCALE_FOLDER,
         train_count=800,
         valid_count=100,
         homepage="https://data.vision.ee.ethz.ch/cvl/DIV2K/",

@@ -130,6 +130,17 @@ def shave_border(scale) -> int:
     return check_scale(scale)
 
 
+# SSIM's Gaussian window (11x11, sigma 1.5; Wang et al. 2004), as MATLAB's ssim.m uses it.
+SSIM_WINDOW = 11
+
+
+def min_scored_side(scale) -> int:
+    """The smallest HR side an image may have to be scored at ``scale``: the shave on both
+    sides must leave room for SSIM's window (19 pixels at x4). Validation and the benchmark
+    tables skip smaller images by this one rule."""
+    return 2 * shave_border(scale) + SSIM_WINDOW
+
+
 def shave(image: np.ndarray, border: int) -> np.ndarray:
     """Drop ``border`` pixels on each side: SR networks are not judged on padding artefacts.
 

@@ -21,12 +21,15 @@ index])`` is the same on every run and after a resume.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 from scipy.special import j1
+
+from data import conventions
 
 KERNEL_KINDS = (
     "iso",
@@ -214,9 +217,11 @@ def _one_stage(image, rng, stage, sizes, base):
     return jpeg(image, rng.integers(stage.jpeg_quality[0], stage.jpeg_quality[1] + 1))
 
 
-def degrade(hr, rng, *, scale=4, model=REAL_ESRGAN):
+def degrade(hr, rng, *, scale=conventions.DEFAULT_SCALE, model=REAL_ESRGAN):
     """The LR image (uint8 RGB, HR's size / ``scale``) of an HR crop (uint8 RGB whose sides
-    are multiples of ``scale``), every draw taken from ``rng``."""
+    are multiples of ``scale``), every draw taken from ``rng``. ``scale`` is the run's (x4 the
+    paper's); Real-ESRGAN's parameters are the same at every scale, as its x2 model's are."""
+    scale = conventions.check_scale(scale)
     height, width = hr.shape[0] // scale, hr.shape[1] // scale
     image = hr.astype(np.float32) / 255.0
     image = _one_stage(image, rng, model.first, model.kernel_sizes, hr.shape[:2])
@@ -238,9 +243,13 @@ def degrade(hr, rng, *, scale=4, model=REAL_ESRGAN):
     return np.clip(np.rint(image * 255.0), 0, 255).astype(np.uint8)
 
 
-def degrader(name):
-    """The function that makes a training LR from its HR crop and a generator, for a name of
-    ``DEGRADATIONS``; None for ``bicubic`` (the cached MATLAB-bicubic pairs serve as they are)."""
+def degrader(name, scale=conventions.DEFAULT_SCALE):
+    """The function ``(hr, rng) -> lr`` that makes a training LR ``scale`` times smaller from
+    its HR crop and a generator, for a name of ``DEGRADATIONS``; None for ``bicubic`` (the
+    cached MATLAB-bicubic pairs serve as they are)."""
     if name not in DEGRADATIONS:
         raise ValueError(f"unknown degradation {name!r}; choose from {', '.join(DEGRADATIONS)}")
-    return degrade if name == "real" else None
+    if name == "bicubic":
+        return None
+    scale = conventions.check_scale(scale)
+    return functools.partial(degrade, scale=scale)

@@ -1,10 +1,13 @@
 """LR/HR training pairs and batches, for both presets.
 
 - ``resize`` (the student report): every HR image is resized whole with MATLAB-compatible
-  bicubic to ``hr_size`` x ``hr_size``; its LR is that image downscaled x4.
-- ``crop`` (the paper): LR = MATLAB-compatible bicubic x4 downscale of ``modcrop(HR)``; each
-  sample is a random ``hr_size`` HR crop and the aligned ``hr_size/4`` LR crop, with an
-  optional random flip and 90-degree rotation.
+  bicubic to ``hr_size`` x ``hr_size``; its LR is that image downscaled by ``scale``.
+- ``crop`` (the paper): LR = MATLAB-compatible bicubic downscale by ``scale`` of
+  ``modcrop(HR, scale)``; each sample is a random ``hr_size`` HR crop and the aligned
+  ``hr_size / scale`` LR crop, with an optional random flip and 90-degree rotation.
+
+``scale`` is the run's (2, 4 or 8; ``data.conventions.SCALES``), x4 where not given, as the
+paper's. Every LR here is our own downscale, never a dataset's official LR files (x4 only).
 
 Each image is decoded and degraded once; the pair is cached on disk as ``.npy`` and read back
 memory-mapped, so 3,450 2K images never sit in memory together and a crop costs a few small reads.
@@ -25,24 +28,25 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from data import conventions
 from data.conventions import to_model_input, to_model_output
 from data.images import ImageError, read_rgb
 from data.matlab_functions import bicubic_downscale, imresize, modcrop
 from runtime import atomic
 from runtime.errors import UserError
 
-SCALE = 4
 CACHE_VERSION = 1
 
 
-def make_pair(hr, *, mode, hr_size):
-    """(LR, HR) uint8 arrays for one decoded RGB image."""
+def make_pair(hr, *, mode, hr_size, scale=conventions.DEFAULT_SCALE):
+    """(LR, HR) uint8 arrays for one decoded RGB image, the LR ``scale`` times smaller."""
+    scale = conventions.check_scale(scale)
     if mode == "resize":
         hr = imresize(hr, output_shape=(hr_size, hr_size))
-        return imresize(hr, scale=1 / SCALE), hr
+        return imresize(hr, scale=1 / scale), hr
     if mode == "crop":
-        hr = modcrop(hr, SCALE)
-        return bicubic_downscale(hr, SCALE), hr
+        hr = modcrop(hr, scale)
+        return bicubic_downscale(hr, scale), hr
     raise ValueError(f"unknown pairs mode {mode!r}")
 
 
@@ -65,10 +69,14 @@ def _open_npy(path):
         return np.load(path, mmap_mode="r")
 
 
-def _cache_key(path, mode, hr_size):
+def _cache_key(path, mode, hr_size, scale):
     stat = os.stat(path)
     text = f"{CACHE_VERSION}|{Path(path).resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{mode}|"
-    text += str(hr_size if mode == "resize" else SCALE)
+    text += str(hr_size if mode == "resize" else scale)
+    if mode == "resize" and scale != conventions.DEFAULT_SCALE:
+        # Other scales' resized pairs differ in their LR; x4's key stays what it was before
+        # there were other scales, so the pairs already cached are still found.
+        text += f"|x{scale}"
     return hashlib.sha1(text.encode()).hexdigest()[:20]
 
 
@@ -81,16 +89,26 @@ class PairSource:
     """Training pairs from a list of HR image files, decoded once and cached on disk."""
 
     def __init__(
-        self, paths, *, mode, hr_size, cache_dir, augment=False, progress=True, degrade=None
+        self,
+        paths,
+        *,
+        mode,
+        hr_size,
+        cache_dir,
+        scale=conventions.DEFAULT_SCALE,
+        augment=False,
+        progress=True,
+        degrade=None,
     ):
-        if hr_size % SCALE:
-            raise UserError(f"HR size {hr_size} is not a multiple of {SCALE}")
+        self.scale = conventions.check_scale(scale)
+        if hr_size % self.scale:
+            raise UserError(f"HR size {hr_size} is not a multiple of the scale {self.scale}")
         self.mode = mode
-        # ``degrade(hr, rng)``, e.g. data.degradations.degrade: each LR made from its HR crop
-        # on the fly instead of the cached bicubic one.
+        # ``degrade(hr, rng)``, e.g. data.degradations.degrade with this scale: each LR made
+        # from its HR crop on the fly instead of the cached bicubic one.
         self.degrade = degrade
         self.hr_size = hr_size
-        self.lr_size = hr_size // SCALE
+        self.lr_size = hr_size // self.scale
         self.augment = augment
         self.cache_dir = Path(cache_dir)
         self.cache_dir.mkdir(parents=True, exist_ok=True)
@@ -125,7 +143,7 @@ class PairSource:
     def _prepare(self, path):
         """Cache one image's pair; return memory-mapped (lr, hr), or why it was skipped."""
         try:
-            key = _cache_key(path, self.mode, self.hr_size)
+            key = _cache_key(path, self.mode, self.hr_size, self.scale)
         except OSError as error:
             return SkippedImage(path, f"cannot read ({error.strerror})")
         lr_file = self.cache_dir / f"{key}.lr.npy"
@@ -141,7 +159,7 @@ class PairSource:
                     f"{image.shape[1]}x{image.shape[0]} is smaller than the "
                     f"{self.hr_size}x{self.hr_size} HR crop",
                 )
-            lr, hr = make_pair(image, mode=self.mode, hr_size=self.hr_size)
+            lr, hr = make_pair(image, mode=self.mode, hr_size=self.hr_size, scale=self.scale)
             _save_npy_atomically(hr_file, hr)
             _save_npy_atomically(lr_file, lr)
         lr, hr = _open_npy(lr_file), _open_npy(hr_file)
@@ -175,7 +193,7 @@ class PairSource:
                 y = int(rng.integers(0, lr.shape[0] - self.lr_size + 1))
                 x = int(rng.integers(0, lr.shape[1] - self.lr_size + 1))
                 lr = lr[y : y + self.lr_size, x : x + self.lr_size]
-                hy, hx = y * SCALE, x * SCALE
+                hy, hx = y * self.scale, x * self.scale
                 hr = hr[hy : hy + self.hr_size, hx : hx + self.hr_size]
             if self.augment:
                 turns, flip = int(rng.integers(4)), bool(rng.integers(2))
@@ -190,18 +208,25 @@ class PairSource:
         return to_model_input(lrs), to_model_output(hrs)
 
 
-# The smallest HR side a whole validation image may have: the 4-pixel shave and SSIM's 11x11
-# window must leave something to score (evaluation.benchmark.MIN_HR_SIDE is the same rule).
-MIN_VALIDATION_SIDE = 2 * SCALE + 11
-
-
-def validation_pairs(paths, *, mode, hr_size, crop=None, limit=None, degrade=None, seed=0):
+def validation_pairs(
+    paths,
+    *,
+    mode,
+    hr_size,
+    scale=conventions.DEFAULT_SCALE,
+    crop=None,
+    limit=None,
+    degrade=None,
+    seed=0,
+):
     """Fixed (name, LR uint8, HR uint8) triples for monitoring a run; the same every epoch.
 
     ``crop`` centre-crops HR (and the aligned LR) to at most ``crop`` pixels a side, which
     bounds validation time on 2K images; evaluate.py scores whole images. ``degrade(hr, rng)``
     makes each LR from its (cropped) HR with draws fixed by ``seed`` and the image's place.
     """
+    scale = conventions.check_scale(scale)
+    least = conventions.min_scored_side(scale)
     triples, skipped = [], []
     for path in list(paths)[: limit or None]:
         try:
@@ -210,18 +235,17 @@ def validation_pairs(paths, *, mode, hr_size, crop=None, limit=None, degrade=Non
             skipped.append(SkippedImage(Path(path), str(error)))
             continue
         height, width = image.shape[:2]
-        if mode == "crop" and min(height, width) < MIN_VALIDATION_SIDE:
-            least = MIN_VALIDATION_SIDE
+        if mode == "crop" and min(height, width) < least:
             reason = f"{width}x{height} is too small to validate on ({least} px a side)"
             skipped.append(SkippedImage(Path(path), reason))
             continue
-        lr, hr = make_pair(image, mode=mode, hr_size=hr_size)
+        lr, hr = make_pair(image, mode=mode, hr_size=hr_size, scale=scale)
         if crop:
-            side = min(crop, hr.shape[0], hr.shape[1]) // SCALE
+            side = min(crop, hr.shape[0], hr.shape[1]) // scale
             y0 = (lr.shape[0] - side) // 2
             x0 = (lr.shape[1] - side) // 2
             lr = lr[y0 : y0 + side, x0 : x0 + side]
-            hr = hr[y0 * SCALE : (y0 + side) * SCALE, x0 * SCALE : (x0 + side) * SCALE]
+            hr = hr[y0 * scale : (y0 + side) * scale, x0 * scale : (x0 + side) * scale]
         hr = np.ascontiguousarray(hr)
         if degrade is not None:
             lr = degrade(hr, np.random.default_rng([seed, len(triples), 3]))

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from data.catalog import (
+    BENCHMARK_LR,
     CATALOG,
     SAMPLE,
     SAMPLE_TRAIN,
@@ -26,8 +27,11 @@ from data.catalog import (
     DatasetSpec,
     describe_download,
     lookup,
+    lr_folder,
+    lr_stem,
 )
 from data.catalog import data_dir as resolve_data_dir
+from data.conventions import DEFAULT_SCALE, check_scale
 from data.images import IMAGE_SUFFIXES, list_images
 from runtime.errors import UserError
 
@@ -46,7 +50,8 @@ class TrainingSet:
 
 @dataclass(frozen=True)
 class BenchmarkImage:
-    """An HR image and its official x4 LR file; ``lr`` is None where no official file exists."""
+    """An HR image and its official LR file at the scale asked for; ``lr`` is None where no
+    official file exists."""
 
     name: str
     hr: Path
@@ -276,27 +281,33 @@ def _named_training_set(spec: DatasetSpec, root: Path, validation_count) -> Trai
     return TrainingSet(spec.name, train, _limit(validation, validation_count))
 
 
-def _with_lr(hr_images: list[Path], lr_folder: Path | None) -> list[BenchmarkImage]:
-    """Pair each HR image with ``<stem>x4.<ext>`` (the EDSR naming), in any image format."""
+def _with_lr(hr_images: list[Path], folder: Path | None, scale: int) -> list[BenchmarkImage]:
+    """Pair each HR image with ``<stem>x<scale>.<ext>`` (the EDSR naming), in any image format."""
     lr_by_stem = {}
-    if lr_folder is not None:
-        for lr in list_images(lr_folder, recursive=False):
+    if folder is not None:
+        for lr in list_images(folder, recursive=False):
             lr_by_stem.setdefault(lr.stem, lr)
-    return [BenchmarkImage(hr.stem, hr, lr_by_stem.get(f"{hr.stem}x4")) for hr in hr_images]
+    return [
+        BenchmarkImage(hr.stem, hr, lr_by_stem.get(lr_stem(hr.stem, scale))) for hr in hr_images
+    ]
 
 
-def _lr_folder(hr_folder: Path) -> Path | None:
-    folder = hr_folder.parent / "LR_bicubic" / "X4"
+def _lr_folder(hr_folder: Path, scale: int) -> Path | None:
+    """``LR_bicubic/X<scale>`` beside an ``HR`` folder, where it exists."""
+    folder = hr_folder.parent / lr_folder(BENCHMARK_LR, scale)
     return folder if folder.is_dir() else None
 
 
-def resolve_benchmark(name_or_path, data_dir=None) -> list[BenchmarkImage]:
-    """Turn ``--benchmark`` into HR images, each with its official x4 LR file where one exists.
+def resolve_benchmark(name_or_path, data_dir=None, *, scale=DEFAULT_SCALE) -> list[BenchmarkImage]:
+    """Turn ``--benchmark`` into HR images, each with its official LR file at ``scale`` (2, 4
+    or 8) where one exists.
 
     The official LR files are MATLAB's bicubic; using them (rather than our own downscale)
     is what makes a PSNR comparable with published tables. ``lr`` is None for a plain folder,
-    and the caller makes LR with the MATLAB-compatible resize.
+    and at a scale nobody ships (x8); the caller then makes LR with the MATLAB-compatible
+    resize.
     """
+    scale = check_scale(scale)
     name = str(name_or_path).strip()
     root = resolve_data_dir(data_dir)
     if name.lower() == SAMPLE:
@@ -307,7 +318,7 @@ def resolve_benchmark(name_or_path, data_dir=None) -> list[BenchmarkImage]:
     if spec is None:
         path = Path(name).expanduser()
         if _looks_like_path(name) or path.is_dir():
-            return _folder_benchmark(path.absolute())
+            return _folder_benchmark(path.absolute(), scale)
         raise _unknown(name, kind="benchmark", valid=[*benchmarks, SAMPLE])
     if not spec.is_benchmark:
         raise UserError(
@@ -316,13 +327,13 @@ def resolve_benchmark(name_or_path, data_dir=None) -> list[BenchmarkImage]:
         )
     if spec.hr is not None:
         hr_images = _images(spec, root, spec.hr, spec.hr_count)
-        return _with_lr(hr_images, _lr_folder(locate(spec, root, spec.hr)))
+        return _with_lr(hr_images, _lr_folder(locate(spec, root, spec.hr), scale), scale)
     hr_images = _images(spec, root, spec.valid_hr, spec.valid_count)
-    lr_folder = locate(spec, root, spec.valid_lr_x4) if spec.valid_lr_x4 else None
-    return _with_lr(hr_images, lr_folder)
+    valid_lr = lr_folder(spec.valid_lr, scale)
+    return _with_lr(hr_images, locate(spec, root, valid_lr) if valid_lr else None, scale)
 
 
-def _folder_benchmark(path: Path) -> list[BenchmarkImage]:
+def _folder_benchmark(path: Path, scale: int) -> list[BenchmarkImage]:
     if not path.is_dir():
         what = "is not a folder" if path.exists() else "does not exist"
         raise UserError(f"{path} {what}; pass a benchmark name or a folder of images")
@@ -330,7 +341,7 @@ def _folder_benchmark(path: Path) -> list[BenchmarkImage]:
         images = list_images(path / "HR")
         if not images:
             raise UserError(f"{path / 'HR'} holds no images ({_suffix_hint()})")
-        return _with_lr(images, _lr_folder(path / "HR"))
+        return _with_lr(images, _lr_folder(path / "HR", scale), scale)
     images = list_images(path)
     if not images:
         raise UserError(f"{path} holds no images ({_suffix_hint()})")

@@ -1,21 +1,26 @@
 """Score methods on the SR benchmarks, the way the SR papers measure them.
 
-The protocol (SRCNN, EDSR, SRGAN's table 2): HR is ``modcrop(HR, 4)``; LR is the dataset's
-official MATLAB-bicubic x4 file where it ships one, else our MATLAB-exact
-``bicubic_downscale``; PSNR and SSIM are scored on the BT.601 luma with 4 pixels shaved off
-each border (``evaluation.metrics``). A greyscale HR (Set14's ``bridge``) is scored on its own
-grey channel, as MATLAB scripts do, and a network's colour output is brought back to grey as
-luma first (``inference.tiling.upscale`` does this for grey input). Converting ``bridge`` to RGB
-instead would move the Set14 bicubic mean from 26.00 to 26.09 dB.
+The protocol (SRCNN, EDSR, SRGAN's table 2), at the scale of the generator scored (its own
+description says it, ``models.description``; x4 in the paper): HR is ``modcrop(HR, scale)``; LR
+is the dataset's official MATLAB-bicubic file at that scale where it ships one (EDSR's
+benchmarks and DIV2K have x2, x3 and x4), else our MATLAB-exact ``bicubic_downscale``; PSNR
+and SSIM are scored on the BT.601 luma with ``conventions.shave_border(scale)`` pixels (the
+scale: 4 at x4) shaved off each border (``evaluation.metrics``). A greyscale HR (Set14's
+``bridge``) is scored on its own grey channel, as MATLAB scripts do, and a network's colour
+output is brought back to grey as luma first (``inference.tiling.upscale`` does this for grey
+input). Converting ``bridge`` to RGB instead would move the Set14 bicubic mean from 26.00 to
+26.09 dB.
 
-A method is bicubic or a loaded generator; a dataset is a benchmark's images on disk. The
-tables (``evaluation.tables``) and figures (``evaluation.figures``) show what ``evaluate``
-returns.
+A method is bicubic or a loaded generator, each with its scale; a dataset is a benchmark's
+images on disk with their official LR at one scale. ``evaluate`` scores methods of one scale
+(bicubic at the scale of the models it is compared with); ``tables_by_scale`` groups models of
+several. The tables (``evaluation.tables``) and figures (``evaluation.figures``) show what
+``evaluate`` returns.
 
 TensorFlow is imported only when a generator is loaded: the bicubic baseline needs numpy
 alone and runs in seconds.
 
-The module stays whole at a little over 400 lines: it is the protocol above, and its three
+The module stays whole at about 550 lines: it is the protocol above, and its three
 sections (methods, the HR/LR pairs, scoring) are its parts, each small; split, the rules that
 make our figures match the papers' would be read across three files instead of in one.
 """
@@ -30,7 +35,14 @@ from pathlib import Path
 import numpy as np
 
 from data.catalog import lookup
-from data.conventions import luma, to_uint8
+from data.conventions import (
+    DEFAULT_SCALE,
+    check_scale,
+    luma,
+    min_scored_side,
+    shave_border,
+    to_uint8,
+)
 from data.images import decode_image, write_image
 from data.matlab_functions import bicubic_downscale, bicubic_upscale, modcrop
 from data.resolve import BenchmarkImage, resolve_benchmark
@@ -40,36 +52,63 @@ from evaluation.perceptual import Perceptual
 from runtime import rundir, stop
 from runtime.errors import UserError
 
-SCALE = 4
 BICUBIC = "Bicubic"
 DEFAULT_DATASETS = ("Set5", "Set14")
-# Smallest HR side that survives the 4-pixel shave with room for SSIM's 11x11 window.
-MIN_HR_SIDE = 2 * SCALE + 11
+# The last word of ``degraded_pair``'s seed: a fixed salt (the same at every scale), kept so
+# the draws of earlier --degradation real tables do not change.
+DRAWS_SALT = 4
 
 PROTOCOL = (
-    "x4; PSNR (dB) and SSIM on the Y channel (BT.601), 4-pixel border shaved, HR = modcrop(HR, 4); "
-    "LR = the official MATLAB-bicubic file where the dataset ships one, else MATLAB-exact bicubic "
-    "of modcrop(HR); greyscale HR scored on its grey channel; " + PERCEPTUAL_PROTOCOL
+    "at each model's own scale (x4 in the paper; every row names its scale); PSNR (dB) and SSIM "
+    "on the Y channel (BT.601), a border of the scale shaved (4 pixels at x4), "
+    "HR = modcrop(HR, scale); LR = the official MATLAB-bicubic file at that scale where the "
+    "dataset ships one, else MATLAB-exact bicubic of modcrop(HR); greyscale HR scored on its "
+    "grey channel; " + PERCEPTUAL_PROTOCOL
 )
 
 
 # -- methods --------------------------------------------------------------------------------
 @dataclass
 class Method:
-    """Bicubic (``generator is None``) or a loaded generator, under the name the tables use."""
+    """Bicubic (``generator is None``) or a loaded generator, under the name the tables use.
+
+    ``scale``: a generator's own (``load_method`` reads it from the model); bicubic's is the
+    scale of the models it is compared with.
+    """
 
     name: str
     path: Path | None = None
     generator: object = None
     self_ensemble: bool = False  # the mean over 8 flips and rotations (inference.self_ensemble)
+    scale: int = DEFAULT_SCALE
 
     @property
     def is_bicubic(self) -> bool:
         return self.generator is None
 
 
-def bicubic_method() -> Method:
-    return Method(BICUBIC)
+def bicubic_method(scale=DEFAULT_SCALE) -> Method:
+    return Method(BICUBIC, scale=check_scale(scale))
+
+
+def common_scale(methods) -> int:
+    """The one scale ``methods`` share, or a UserError naming theirs (a table has one scale)."""
+    scales = {method.scale for method in methods}
+    if len(scales) > 1:
+        named = ", ".join(f"{method.name} x{method.scale}" for method in methods)
+        raise UserError(f"methods of different scales cannot share a table: {named}")
+    return scales.pop() if scales else DEFAULT_SCALE
+
+
+def tables_by_scale(models, scale=DEFAULT_SCALE) -> list[list[Method]]:
+    """One list of methods per scale among ``models``, smallest scale first: bicubic at that
+    scale, then the models of that scale in the order given. No model: bicubic alone at
+    ``scale``."""
+    scales = sorted({model.scale for model in models}) or [check_scale(scale)]
+    return [
+        [bicubic_method(each), *(model for model in models if model.scale == each)]
+        for each in scales
+    ]
 
 
 def split_model_spec(text: str) -> tuple[str | None, Path]:
@@ -106,6 +145,7 @@ def load_method(path, name: str | None = None, precision: str = "float32") -> Me
     so a table never passes off another precision's figures as the float32 ones.
     """
     from inference.weights import load_generator
+    from models.description import describe
     from models.precision import choose_precision
 
     precision = choose_precision(precision)
@@ -114,7 +154,8 @@ def load_method(path, name: str | None = None, precision: str = "float32") -> Me
         raise UserError(f"{path}: no such file or folder (give a .keras file or a run directory)")
     source = rundir.generator_file(path)
     generator = load_generator(source, precision)
-    return Method(method_label(name or default_name(path), precision), source, generator)
+    label = method_label(name or default_name(path), precision)
+    return Method(label, source, generator, scale=describe(generator).scale)
 
 
 def method_label(name: str, precision: str, self_ensemble: bool = False) -> str:
@@ -127,16 +168,18 @@ def method_label(name: str, precision: str, self_ensemble: bool = False) -> str:
 def load_methods(
     specs, *, bicubic: bool = True, precision: str = "float32", self_ensemble: bool = False
 ) -> list[Method]:
-    """Bicubic first (the baseline every SR table starts with), then each model in order.
+    """Bicubic first (the baseline every SR table starts with, at the models' scale), then each
+    model in order.
 
     ``specs`` are ``PATH`` or ``NAME=PATH`` strings, as the command line gives them; every
     model computes in ``precision`` (``load_method``). ``self_ensemble`` adds a ``+`` row
     after each model's own: the same generator with the x8 self-ensemble, so the table shows
-    what the 8 times the compute buys.
+    what the 8 times the compute buys. Models of several scales need ``bicubic=False`` (one
+    bicubic per scale: ``tables_by_scale``).
     """
     from models.precision import choose_precision
 
-    methods = [bicubic_method()] if bicubic else []
+    methods = []
     for spec in specs:
         name, path = split_model_spec(spec)
         method = load_method(path, name, precision)
@@ -144,28 +187,40 @@ def load_methods(
         if self_ensemble:
             label = method_label(name or default_name(path), choose_precision(precision), True)
             methods.append(replace(method, name=label, self_ensemble=True))
-    names = [method.name for method in methods]
+    names = [BICUBIC] * bicubic + [method.name for method in methods]
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
         raise UserError(f"two methods are both called {duplicates[0]!r}; label them with NAME=PATH")
-    return methods
+    return [bicubic_method(common_scale(methods)), *methods] if bicubic else methods
 
 
 # -- images ---------------------------------------------------------------------------------
 @dataclass
 class Dataset:
-    """A benchmark by the name its table column shows, with its images still on disk."""
+    """A benchmark by the name its table column shows, with its images still on disk and
+    their official LR files at ``scale``; ``source`` (name or folder, data dir) finds them
+    again at another scale (``at_scale``)."""
 
     name: str
     images: list[BenchmarkImage]
+    scale: int = DEFAULT_SCALE
+    source: tuple | None = None
 
     @property
     def official_lr(self) -> int:
         return sum(image.lr is not None for image in self.images)
 
+    def at_scale(self, scale) -> Dataset:
+        """The same images with their official LR files at ``scale`` (itself if already there)."""
+        if check_scale(scale) == self.scale:
+            return self
+        if self.source is None:
+            raise ValueError(f"{self.name} was not resolved from disk: cannot find its x{scale} LR")
+        return resolve_dataset(*self.source, scale=scale)
 
-def resolve_dataset(name_or_path, data_dir=None) -> Dataset:
-    images = resolve_benchmark(name_or_path, data_dir)
+
+def resolve_dataset(name_or_path, data_dir=None, *, scale=DEFAULT_SCALE) -> Dataset:
+    images = resolve_benchmark(name_or_path, data_dir, scale=scale)
     spec = lookup(str(name_or_path))
     if spec is not None and not re.search(r"[/\\]", str(name_or_path)):
         label = spec.name
@@ -173,12 +228,15 @@ def resolve_dataset(name_or_path, data_dir=None) -> Dataset:
         label = "sample"
     else:
         label = Path(name_or_path).expanduser().resolve().name
-    return Dataset(label, images)
+    return Dataset(label, images, check_scale(scale), (name_or_path, data_dir))
 
 
-def resolve_datasets(names, data_dir=None) -> list[Dataset]:
-    """Every dataset up front, so a missing one stops the run before any work is done."""
-    datasets = [resolve_dataset(name, data_dir) for name in names]
+def resolve_datasets(names, data_dir=None, *, scale=DEFAULT_SCALE) -> list[Dataset]:
+    """Every dataset up front, so a missing one stops the run before any work is done.
+
+    ``scale`` picks the official LR files; ``evaluate`` finds them again at its methods' scale.
+    """
+    datasets = [resolve_dataset(name, data_dir, scale=scale) for name in names]
     labels = [dataset.name for dataset in datasets]
     for label in labels:
         if labels.count(label) > 1:
@@ -186,12 +244,14 @@ def resolve_datasets(names, data_dir=None) -> list[Dataset]:
     return datasets
 
 
-def available_datasets(names, data_dir=None) -> tuple[list[Dataset], dict[str, str]]:
+def available_datasets(
+    names, data_dir=None, *, scale=DEFAULT_SCALE
+) -> tuple[list[Dataset], dict[str, str]]:
     """The datasets that are on disk, and why each other one is not (a notebook goes on)."""
     found, missing = [], {}
     for name in names:
         try:
-            found.append(resolve_dataset(name, data_dir))
+            found.append(resolve_dataset(name, data_dir, scale=scale))
         except UserError as error:
             missing[name] = str(error)
     return found, missing
@@ -231,30 +291,35 @@ class BenchmarkPair:
     hr: np.ndarray
     lr: np.ndarray
     official_lr: bool
+    scale: int = DEFAULT_SCALE
 
     @property
     def grey(self) -> bool:
         return self.hr.ndim == 2
 
 
-def load_test_image(dataset: str, image: BenchmarkImage) -> BenchmarkPair:
-    """HR mod-cropped, and the LR the protocol prescribes for it."""
-    hr = modcrop(load_pixels(image.hr), SCALE)
-    if min(hr.shape[:2]) < MIN_HR_SIDE:
+def load_test_image(dataset: str, image: BenchmarkImage, scale=DEFAULT_SCALE) -> BenchmarkPair:
+    """HR mod-cropped, and the LR the protocol prescribes for it at ``scale``: ``image.lr``
+    must be the official file at that scale (``resolve_dataset(..., scale=scale)``)."""
+    scale = check_scale(scale)
+    hr = modcrop(load_pixels(image.hr), scale)
+    least = min_scored_side(scale)
+    if min(hr.shape[:2]) < least:
         raise UserError(
             f"{image.hr}: {hr.shape[1]}x{hr.shape[0]} (mod-cropped) is too small to score; "
-            f"images need at least {MIN_HR_SIDE} pixels a side"
+            f"images need at least {least} pixels a side"
         )
     if image.lr is None:
-        return BenchmarkPair(dataset, image.name, hr, bicubic_downscale(hr, SCALE), False)
+        lr = bicubic_downscale(hr, scale)
+        return BenchmarkPair(dataset, image.name, hr, lr, False, scale)
     lr = match_mode(load_pixels(image.lr), hr)
-    expected = (hr.shape[0] // SCALE, hr.shape[1] // SCALE)
+    expected = (hr.shape[0] // scale, hr.shape[1] // scale)
     if lr.shape[:2] != expected:
         raise UserError(
-            f"{image.lr}: {lr.shape[1]}x{lr.shape[0]} is not a x{SCALE} LR of {image.hr} "
+            f"{image.lr}: {lr.shape[1]}x{lr.shape[0]} is not a x{scale} LR of {image.hr} "
             f"(expected {expected[1]}x{expected[0]})"
         )
-    return BenchmarkPair(dataset, image.name, hr, lr, True)
+    return BenchmarkPair(dataset, image.name, hr, lr, True, scale)
 
 
 def degraded_pair(pair: BenchmarkPair, degradation: str, seed: int) -> BenchmarkPair:
@@ -263,32 +328,43 @@ def degraded_pair(pair: BenchmarkPair, degradation: str, seed: int) -> Benchmark
     every model and every run sees the same LR. A grey HR is degraded as RGB, then made grey."""
     from data.degradations import degrader
 
-    degrade = degrader(degradation)
+    degrade = degrader(degradation, pair.scale)
     key = zlib.crc32(f"{pair.dataset}/{pair.name}".encode())
     rgb = pair.hr if not pair.grey else np.repeat(pair.hr[:, :, None], 3, axis=2)
-    lr = degrade(np.ascontiguousarray(rgb), np.random.default_rng([seed, key, 4]))
+    lr = degrade(np.ascontiguousarray(rgb), np.random.default_rng([seed, key, DRAWS_SALT]))
     return replace(pair, lr=to_grey(lr) if pair.grey else lr, official_lr=False)
 
 
 # -- scoring --------------------------------------------------------------------------------
 def super_resolve(method: Method, lr: np.ndarray, *, tile=None) -> np.ndarray:
-    """The x4 image in the LR's mode; large images go through the generator in tiles."""
+    """The image at the method's scale in the LR's mode; large images go through the
+    generator in tiles."""
     if method.is_bicubic:
-        return bicubic_upscale(lr, SCALE)
+        return bicubic_upscale(lr, method.scale)
     from inference.tiling import upscale
 
     return upscale(lr, method.generator, tile=tile, self_ensemble=method.self_ensemble)
 
 
-def score(hr: np.ndarray, sr: np.ndarray, *, rgb: bool = False, perceptual=None) -> dict:
+def score(
+    hr: np.ndarray,
+    sr: np.ndarray,
+    *,
+    rgb: bool = False,
+    perceptual=None,
+    scale=DEFAULT_SCALE,
+) -> dict:
+    """PSNR-Y and SSIM-Y (PSNR-RGB with ``rgb``, the ``perceptual`` scores) of ``sr`` at
+    ``scale``, whose border shave (``conventions.shave_border``) every score takes."""
+    border = shave_border(scale)
     scores = {
-        "psnr_y": psnr(hr, sr, crop_border=SCALE, y_channel=True),
-        "ssim_y": ssim(hr, sr, crop_border=SCALE, y_channel=True),
+        "psnr_y": psnr(hr, sr, crop_border=border, y_channel=True),
+        "ssim_y": ssim(hr, sr, crop_border=border, y_channel=True),
     }
     if rgb:
-        scores["psnr_rgb"] = psnr(hr, sr, crop_border=SCALE, y_channel=False)
+        scores["psnr_rgb"] = psnr(hr, sr, crop_border=border, y_channel=False)
     if perceptual is not None:
-        scores.update(perceptual.score(hr, sr))
+        scores.update(replace(perceptual, scale=scale).score(hr, sr))
     return scores
 
 
@@ -300,16 +376,20 @@ class FigureData:
     name: str
     hr: np.ndarray
     panels: list = field(default_factory=list)  # (method name, SR, scores)
+    scale: int = DEFAULT_SCALE
 
 
 @dataclass
 class Evaluation:
+    """Methods of one ``scale`` scored on datasets: each image's scores, and their means."""
+
     methods: list[str]
     datasets: list[Dataset]
     per_image: list[dict]
     rgb: bool = False
     figure: FigureData | None = None
     perceptual: tuple[str, ...] = ()  # "lpips", "niqe": the scores beside PSNR and SSIM
+    scale: int = DEFAULT_SCALE
 
     @property
     def metrics(self) -> list[str]:
@@ -328,7 +408,8 @@ class Evaluation:
         rows = []
         for method in self.methods:
             for dataset in self.datasets:
-                row = {"method": method, "dataset": dataset.name, "images": len(dataset.images)}
+                row = {"method": method, "scale": self.scale, "dataset": dataset.name}
+                row["images"] = len(dataset.images)
                 row.update({m: self.mean(method, dataset.name, m) for m in self.metrics})
                 rows.append(row)
         return rows
@@ -337,21 +418,28 @@ class Evaluation:
 def compare_on_image(
     methods: list[Method], hr: np.ndarray, name: str = "image", *, tile=None, perceptual=None
 ):
-    """Every method on one HR array (LR made by MATLAB-exact bicubic): figure data for any
-    picture, e.g. a crop that shows a texture, without a dataset folder."""
-    hr = modcrop(np.asarray(hr), SCALE)
-    if min(hr.shape[:2]) < MIN_HR_SIDE:
+    """Every method (of one scale) on one HR array (LR made by MATLAB-exact bicubic): figure
+    data for any picture, e.g. a crop that shows a texture, without a dataset folder."""
+    scale = common_scale(methods)
+    hr = modcrop(np.asarray(hr), scale)
+    if min(hr.shape[:2]) < min_scored_side(scale):
         raise UserError(f"{name}: {hr.shape[1]}x{hr.shape[0]} is too small to score")
-    lr = bicubic_downscale(hr, SCALE)
-    data = FigureData("", name, hr)
+    lr = bicubic_downscale(hr, scale)
+    data = FigureData("", name, hr, scale=scale)
     for method in methods:
         sr = super_resolve(method, lr, tile=tile)
-        data.panels.append((method.name, sr, score(hr, sr, perceptual=perceptual)))
+        scores = score(hr, sr, perceptual=perceptual, scale=scale)
+        data.panels.append((method.name, sr, scores))
     return data
 
 
 def combine(*evaluations: Evaluation) -> Evaluation:
-    """One table from evaluations on different datasets: cells no method was run on show '–'."""
+    """One table from evaluations (of one scale) on different datasets: cells no method was
+    run on show '–'."""
+    scales = sorted({evaluation.scale for evaluation in evaluations})
+    if len(scales) > 1:
+        raise UserError(f"scores at {' and '.join(f'x{s}' for s in scales)} cannot share a table")
+    scale = scales[0] if scales else DEFAULT_SCALE
     methods, datasets, per_image = [], [], []
     for evaluation in evaluations:
         methods += [m for m in evaluation.methods if m not in methods]
@@ -360,7 +448,7 @@ def combine(*evaluations: Evaluation) -> Evaluation:
     rgb = bool(evaluations) and all(evaluation.rgb for evaluation in evaluations)
     first = evaluations[0].perceptual if evaluations else ()
     perceptual = tuple(m for m in first if all(m in e.perceptual for e in evaluations))
-    return Evaluation(methods, datasets, per_image, rgb=rgb, perceptual=perceptual)
+    return Evaluation(methods, datasets, per_image, rgb=rgb, perceptual=perceptual, scale=scale)
 
 
 def find_image(datasets: list[Dataset], wanted: str | None) -> tuple[str, str]:
@@ -402,41 +490,49 @@ def evaluate(
 ) -> Evaluation:
     """Score every method on every image, one image in memory at a time.
 
-    ``save_images`` writes ``<dir>/<dataset>/<method>/<name>.png``. ``keep_figure`` keeps the
-    SR images of ``figure_image`` (default: the first image) for ``comparison_figure``.
+    The methods share one scale (``common_scale``; bicubic's is chosen to match), and each
+    dataset is scored with its official LR at that scale (``Dataset.at_scale``), shaving
+    ``conventions.shave_border(scale)``. ``save_images`` writes
+    ``<dir>/<dataset>/<method>/<name>.png``. ``keep_figure`` keeps the SR images of
+    ``figure_image`` (default: the first image) for ``comparison_figure``.
     ``perceptual`` adds LPIPS and NIQE (``evaluation.perceptual``) to every image's scores.
     ``degradation="real"`` scores on LR made from each HR by ``data.degradations`` instead of
     the protocol's bicubic, with draws fixed by ``seed`` and the image (``degraded_pair``).
     """
     from tqdm import tqdm
 
+    scale = common_scale(methods)
+    datasets = [dataset.at_scale(scale) for dataset in datasets]
     wanted = find_image(datasets, figure_image) if keep_figure else None
     folders = {method.name: safe_filename(method.name) for method in methods}
     if len(set(folders.values())) < len(folders):
         raise UserError("two method names map to the same folder name; label them with NAME=PATH")
     metrics = perceptual.metrics if perceptual else ()
-    evaluation = Evaluation([m.name for m in methods], datasets, [], rgb=rgb, perceptual=metrics)
+    names = [method.name for method in methods]
+    evaluation = Evaluation(names, datasets, [], rgb=rgb, perceptual=metrics, scale=scale)
     total = sum(len(dataset.images) for dataset in datasets)
     with tqdm(total=total, unit="img", disable=not progress, dynamic_ncols=True) as bar:
         for dataset in datasets:
             bar.set_description(dataset.name)
             for reference in dataset.images:
                 bar.set_postfix_str(reference.name, refresh=False)
-                image = load_test_image(dataset.name, reference)
+                image = load_test_image(dataset.name, reference, scale)
                 if degradation != "bicubic":
                     image = degraded_pair(image, degradation, seed)
                 keep = wanted == (dataset.name, image.name)
                 if keep:
-                    evaluation.figure = FigureData(dataset.name, image.name, image.hr)
+                    figure = FigureData(dataset.name, image.name, image.hr, scale=scale)
+                    evaluation.figure = figure
                 for method in methods:
                     stop.check()  # Ctrl-C or SIGTERM: stop between images, never inside TF
                     sr = super_resolve(method, image.lr, tile=tile)
-                    scores = score(image.hr, sr, rgb=rgb, perceptual=perceptual)
+                    scores = score(image.hr, sr, rgb=rgb, perceptual=perceptual, scale=scale)
                     evaluation.per_image.append(
                         {
                             "dataset": dataset.name,
                             "image": image.name,
                             "method": method.name,
+                            "scale": scale,
                             **scores,
                             "grey": image.grey,
                             "official_lr": image.official_lr,

@@ -14,15 +14,17 @@ import numpy as np
 
 from data import conventions
 from data.matlab_functions import modcrop
-from evaluation.benchmark import SCALE, Evaluation, FigureData
+from evaluation.benchmark import Evaluation, FigureData
 from evaluation.tables import write_file
 from runtime.errors import UserError
 
 
-def choose_crop(hr: np.ndarray, size: int | None = None) -> tuple[int, int, int]:
+def choose_crop(
+    hr: np.ndarray, size: int | None = None, *, scale=conventions.DEFAULT_SCALE
+) -> tuple[int, int, int]:
     """(x, y, size) of the square with the most detail: where methods differ most visibly.
 
-    Detail is the luma gradient energy; the border the metrics shave is avoided.
+    Detail is the luma gradient energy; the border the metrics shave at ``scale`` is avoided.
     """
     height, width = hr.shape[:2]
     size = int(size or max(16, min(height, width) // 4))
@@ -33,7 +35,8 @@ def choose_crop(hr: np.ndarray, size: int | None = None) -> tuple[int, int, int]
     energy[1:, :] += np.diff(luma, axis=0) ** 2
     integral = np.pad(energy.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
     stride = max(1, size // 8)
-    margin = SCALE if min(height, width) - size > 2 * SCALE else 0
+    border = conventions.shave_border(scale)
+    margin = border if min(height, width) - size > 2 * border else 0
     best, where = -1.0, (0, 0)
     for y in range(margin, height - size - margin + 1, stride):
         for x in range(margin, width - size - margin + 1, stride):
@@ -87,7 +90,7 @@ def comparison_figure(figure_data: FigureData, path=None, *, crop=None, title=No
     from matplotlib.patches import Rectangle
 
     hr = figure_data.hr
-    x, y, size = crop or choose_crop(hr)
+    x, y, size = crop or choose_crop(hr, scale=figure_data.scale)
     height, width = hr.shape[:2]
     if min(x, y) < 0 or size < 1 or x + size > width or y + size > height:
         raise UserError(f"crop {x},{y},{size} does not fit in the {width}x{height} image")
@@ -112,7 +115,7 @@ def comparison_figure(figure_data: FigureData, path=None, *, crop=None, title=No
         for spine in bottom.spines.values():
             spine.set_edgecolor("red")
     where = f"{figure_data.dataset} / " if figure_data.dataset else ""
-    figure.suptitle(title or f"{where}{figure_data.name} (x{SCALE})")
+    figure.suptitle(title or f"{where}{figure_data.name} (x{figure_data.scale})")
     figure.tight_layout()
     if path is not None:
         save_figure(figure, path)
@@ -194,7 +197,7 @@ def perception_distortion_figure(evaluation: Evaluation, path=None):
                 fontsize=7,
                 ha=align,
             )
-        axis.set_title(f"{dataset} (x{SCALE})")
+        axis.set_title(f"{dataset} (x{evaluation.scale})")
         axis.set_xlabel("PSNR-Y (dB), higher is better")
         axis.set_ylabel("LPIPS (AlexNet), lower is better")
         axis.grid(alpha=0.3)
@@ -242,16 +245,19 @@ def plot_psnr_vs_epoch(rows: list[dict], path=None, *, axis=None):
 
 # -- checkerboard artefacts -----------------------------------------------------------------
 def flat_response(generator, *, level: float = 0.5, size: int = 32) -> np.ndarray:
-    """The generator's output for a flat grey LR image, in grey levels, border dropped.
+    """The generator's output for a flat grey LR image, in grey levels, border dropped (4 LR
+    pixels, at the generator's own scale).
 
-    A perfect x4 network answers a flat input with a flat output; any pattern left is the
-    network's own, and a period of 2 or 4 pixels is the checkerboard that deconvolution-like
-    upsamplers are known for (Odena et al. 2016).
+    A perfect network answers a flat input with a flat output; any pattern left is the
+    network's own, and a period of 2 or 4 pixels (up to the scale) is the checkerboard that
+    deconvolution-like upsamplers are known for (Odena et al. 2016).
     """
+    from models.description import describe
+
     lr = np.full((1, size, size, 3), level, np.float32)
     sr = np.asarray(generator.predict_on_batch(lr))[0]
     grey = conventions.luma(conventions.to_levels(sr).astype(np.float64))
-    border = 4 * SCALE
+    border = 4 * describe(generator).scale
     return grey[border:-border, border:-border]
 
 
@@ -264,19 +270,21 @@ def spectrum(image: np.ndarray) -> np.ndarray:
     return np.log10(power + 1e-6)
 
 
-def checkerboard_energy(image: np.ndarray) -> float:
-    """Share of the (non-DC) power at the frequencies a x2/x4 grid produces.
+def checkerboard_energy(image: np.ndarray, period: int = conventions.DEFAULT_SCALE) -> float:
+    """Share of the (non-DC) power at the frequencies a grid of ``period`` pixels produces
+    (the generator's scale, its pixel shuffle's period; a x2 grid's frequencies are among x4's).
 
-    Those are the multiples of 1/4 cycle per pixel on each axis; the image is cropped to a
-    multiple of 4 so they fall exactly on FFT bins. Natural images put well under 1% there.
+    Those are the multiples of 1/period cycle per pixel on each axis; the image is cropped to
+    a multiple of ``period`` so they fall exactly on FFT bins. Natural images put well under 1%
+    there.
     """
     luma = conventions.rgb_to_y(image) if image.ndim == 3 else np.asarray(image, np.float64)
-    luma = modcrop(luma, 4)
+    luma = modcrop(luma, period)
     luma = luma - luma.mean()
     power = np.abs(np.fft.fft2(luma)) ** 2
     height, width = luma.shape
-    rows = np.arange(0, height, height // 4)
-    cols = np.arange(0, width, width // 4)
+    rows = np.arange(0, height, height // period)
+    cols = np.arange(0, width, width // period)
     grid = power[np.ix_(rows, cols)].sum() - power[0, 0]
     total = power.sum() - power[0, 0]
     return float(grid / total) if total > 0 else 0.0

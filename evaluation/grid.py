@@ -1,18 +1,20 @@
-"""How strongly an upscaled image sits on the 4-pixel grid of its generator's pixel shuffle.
+"""How strongly an upscaled image sits on the pixel grid of its generator's pixel shuffle.
 
-A x4 sub-pixel generator makes each output pixel from one of 16 phase-specific filters
-((row mod 4, column mod 4)); when the 16 disagree, as a GAN's texture lets them, the image
-carries a regular dot pattern with a 4-pixel period, the checkerboard artefact (Odena et al.
-2016, "Deconvolution and Checkerboard Artifacts"). Such a pattern puts its power at exactly
-the frequencies (k/4, l/4) cycles per pixel, while a natural photo's spectrum is smooth there.
+The grid's period is the generator's scale (``period``, 4 at x4). A x4 sub-pixel generator
+makes each output pixel from one of 16 phase-specific filters ((row mod 4, column mod 4)); when
+the 16 disagree, as a GAN's texture lets them, the image carries a regular dot pattern with a
+4-pixel period, the checkerboard artefact (Odena et al. 2016, "Deconvolution and Checkerboard
+Artifacts"). Such a pattern puts its power at exactly the frequencies (k/4, l/4) cycles per
+pixel, while a natural photo's spectrum is smooth there; at x2 it is (k/2, l/2), at x8
+(k/8, l/8).
 
 The measure: the luma (BT.601) of the image, the same border shave as PSNR, cropped to a
-multiple of 4, minus its mean, times a 2-D Hann window; its FFT power at each of the 15 grid
-frequencies other than (0, 0) over the median power of the ring of bins 2 to 3 away from it
-(Chebyshev distance, 40 bins), as log10; the mean of the 15. About 0 or below for photos
-(their spectrum falls off, so a peak's own bin is no brighter than its neighbours), about 2
-when grid peaks stand 100x above their surroundings. Lower is better; the HR image's own score
-is the floor a generator can aim for.
+multiple of the period, minus its mean, times a 2-D Hann window; its FFT power at each of the
+period**2 - 1 grid frequencies other than (0, 0) (15 at x4) over the median power of the ring
+of bins 2 to 3 away from it (Chebyshev distance, 40 bins), as log10; their mean. About 0 or
+below for photos (their spectrum falls off, so a peak's own bin is no brighter than its
+neighbours), about 2 when grid peaks stand 100x above their surroundings. Lower is better; the
+HR image's own score is the floor a generator can aim for.
 """
 
 from __future__ import annotations
@@ -21,9 +23,8 @@ import math
 
 import numpy as np
 
-from data.conventions import rgb_to_y, shave
+from data.conventions import DEFAULT_SCALE, rgb_to_y, shave
 
-PERIOD = 4
 RING = (2, 3)  # the neighbours' Chebyshev distances from a grid bin, in FFT bins
 # The smallest side scored: the ring of the lowest grid frequency must stay clear of DC.
 MIN_SIDE = 32
@@ -39,7 +40,7 @@ def ring_offsets(inner=RING[0], outer=RING[1]):
     ]
 
 
-def grid_peaks(image, *, period=PERIOD, crop_border=0) -> np.ndarray:
+def grid_peaks(image, *, period=DEFAULT_SCALE, crop_border=0) -> np.ndarray:
     """log10(power / ring median) at each grid frequency, a (period, period) array with NaN at
     (0, 0); all NaN for an image smaller than ``MIN_SIDE`` after the shave."""
     luma = rgb_to_y(shave(np.asarray(image), crop_border))
@@ -61,7 +62,7 @@ def grid_peaks(image, *, period=PERIOD, crop_border=0) -> np.ndarray:
     return peaks
 
 
-def grid_score(image, *, period=PERIOD, crop_border=0) -> float:
+def grid_score(image, *, period=DEFAULT_SCALE, crop_border=0) -> float:
     """The mean of ``grid_peaks`` over the grid frequencies: higher, a more visible grid."""
     peaks = grid_peaks(image, period=period, crop_border=crop_border)
     if np.all(np.isnan(peaks)):

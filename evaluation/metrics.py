@@ -13,7 +13,7 @@ import math
 import numpy as np
 from skimage.metrics import structural_similarity
 
-from data.conventions import rgb_to_y, shave
+from data.conventions import SSIM_WINDOW, rgb_to_y, shave
 
 DATA_RANGE = 255.0
 
@@ -56,7 +56,7 @@ def ssim(reference, estimate, *, crop_border: int = 0, y_channel: bool = True) -
         structural_similarity(
             reference,
             estimate,
-            win_size=11,
+            win_size=SSIM_WINDOW,
             gaussian_weights=True,
             sigma=1.5,
             use_sample_covariance=False,

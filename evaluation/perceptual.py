@@ -13,8 +13,12 @@ plot one against the other). Lower is better for both.
   (Set14's ``bridge``) is replicated to three channels, since AlexNet takes RGB.
 - NIQE (``evaluation.niqe``): the SR image alone, its luma, the same shave.
 - Grid (``evaluation.grid``): how far the SR image's spectrum peaks at the pixel shuffle's
-  4-pixel grid frequencies above its surroundings (log10, mean of 15; the HR images score
-  about -0.2, a visible dot grid about 2). No reference, the same shave; numpy only.
+  grid frequencies (a period of the scale: 4 pixels at x4) above its surroundings (log10,
+  mean of 15 at x4; the HR images score about -0.2, a visible dot grid about 2). No
+  reference, the same shave; numpy only.
+
+Every score shaves the border of its ``scale`` (``data.conventions.shave_border``), as PSNR and
+SSIM do.
 
 An image too small for a metric (LPIPS-AlexNet needs 31 pixels a side after the shave, NIQE two
 96x96 blocks) scores NaN there, which the tables print as '–'.
@@ -30,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from data.conventions import shave
+from data.conventions import DEFAULT_SCALE, shave, shave_border
 from evaluation.grid import grid_score
 
 LPIPS_NET = "alex"
@@ -42,9 +46,10 @@ LABELS = {"lpips": "LPIPS", "niqe": "NIQE", "grid": "Grid"}
 FORMATS = {"lpips": "{:.4f}", "niqe": "{:.2f}", "grid": "{:.2f}"}
 PROTOCOL = (
     "LPIPS (v0.1, AlexNet; lower is better) of SR against modcrop(HR) on RGB in [0, 1], grey "
-    "replicated to RGB, same 4-pixel shave; NIQE (lower is better) of the SR image's Y, same "
-    "shave; Grid (lower is better): mean log10 of the SR luma's Hann-windowed power at the 15 "
-    "frequencies (k/4, l/4) over the median of the bins 2-3 away, same shave"
+    "replicated to RGB, same shave; NIQE (lower is better) of the SR image's Y, same shave; "
+    "Grid (lower is better): mean log10 of the SR luma's Hann-windowed power at the "
+    "frequencies (k/s, l/s) of the scale s, (0, 0) left out, over the median of the bins 2-3 "
+    "away, same shave"
 )
 
 
@@ -100,8 +105,12 @@ class Perceptual:
     lpips: bool = True
     niqe: bool = False
     grid: bool = False
-    crop_border: int = 4  # the scale, as for PSNR and SSIM
+    scale: int = DEFAULT_SCALE  # the SR images' scale: the shave and the grid's period
     weights: str | None = None  # a verified LPIPS weights file (None: the usual places)
+
+    @property
+    def crop_border(self) -> int:
+        return shave_border(self.scale)
 
     @property
     def metrics(self) -> tuple[str, ...]:
@@ -117,7 +126,7 @@ class Perceptual:
         if self.niqe:
             scores["niqe"] = niqe_score(sr, crop_border=self.crop_border)
         if self.grid:
-            scores["grid"] = grid_score(sr, crop_border=self.crop_border)
+            scores["grid"] = grid_score(sr, period=self.scale, crop_border=self.crop_border)
         return scores
 
 

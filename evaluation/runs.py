@@ -129,6 +129,9 @@ def score_checkpoints(
     LPIPS: the average still holds some of the PSNR model it started from), so each gets its
     own row, ``weights`` "ema" or "raw", inserted in ``rows`` after the checkpoint's row. The
     raw row has no validation figures: validation scored the average.
+
+    The checkpoints are scored at their generators' own scale (``datasets`` are found again
+    there: ``Dataset.at_scale``); runs of different scales cannot share these columns.
     """
     methods, keys = [], {}
     for run in runs:
@@ -143,6 +146,13 @@ def score_checkpoints(
                 keys[method.name] = (run.name, step, path, weights)
     if not methods:
         return None
+    scales = sorted({method.scale for method in methods})
+    if len(scales) > 1:
+        named = ", ".join(f"x{scale}" for scale in scales)
+        raise UserError(
+            f"the runs' generators are {named}: their checkpoints cannot share benchmark "
+            "columns; score the runs of each scale on their own"
+        )
     evaluation = evaluate(methods, datasets, tile=tile, progress=progress, perceptual=perceptual)
     for method in methods:
         run_name, step, path, weights = keys[method.name]

@@ -1,8 +1,9 @@
 """The tables and result files of an evaluation: what ``evaluate.py`` prints and writes.
 
 Markdown tables for the paper's benchmark (one row per method, ``PSNR / SSIM`` per dataset,
-with Ledig et al.'s published rows beside ours) and for the student report (method x data x
-epoch, read from training runs), and CSV and JSON files written atomically.
+one table per scale, with Ledig et al.'s published x4 rows beside ours at x4) and for the
+student report (method x data x epoch, read from training runs), and CSV and JSON files written
+atomically.
 """
 
 from __future__ import annotations
@@ -15,16 +16,18 @@ from pathlib import Path
 
 import numpy as np
 
+from data.conventions import DEFAULT_SCALE
 from evaluation.benchmark import PROTOCOL, Dataset, Evaluation
 from evaluation.perceptual import LABELS, format_score
 from runtime import atomic, rundir
 from runtime.errors import UserError
 
-# Ledig et al., CVPR 2017, table 2 (x4, PSNR dB / SSIM). The same figures are quoted by
-# several independent reimplementations (e.g. twhui/SRGAN-PyTorch, the Keras and PyTorch
-# SRGAN READMEs that compare against "CVPR17"). Their SSIM was computed with a different
-# implementation from ours: compare PSNR, and SSIM only loosely (their bicubic Set5 SSIM is
-# 0.8211, the MATLAB-style SSIM of the same images is 0.811).
+# Ledig et al., CVPR 2017, table 2 (x4, PSNR dB / SSIM): beside our x4 tables only. The same
+# figures are quoted by several independent reimplementations (e.g. twhui/SRGAN-PyTorch, the
+# Keras and PyTorch SRGAN READMEs that compare against "CVPR17"). Their SSIM was computed
+# with a different implementation from ours: compare PSNR, and SSIM only loosely (their
+# bicubic Set5 SSIM is 0.8211, the MATLAB-style SSIM of the same images is 0.811).
+PAPER_SCALE = DEFAULT_SCALE
 PAPER_RESULTS = {
     "Bicubic (Ledig et al.)": {
         "Set5": (28.43, 0.8211),
@@ -49,7 +52,8 @@ PAPER_RESULTS = {
 
 REPORT_NOTE = (
     f"PSNR-Y / SSIM-Y on each run's own validation images ({rundir.VALIDATION}: Y channel, "
-    "4-pixel shave); runs on different data are not compared on the same images"
+    "a border of the run's scale shaved); runs on different data are not compared on the "
+    "same images"
 )
 
 
@@ -84,6 +88,7 @@ def benchmark_table(evaluation: Evaluation, *, paper: bool = False, columns=None
     LPIPS and NIQE where they were scored (RGB PSNR at the end if asked).
 
     ``columns`` fixes the datasets shown, e.g. the paper's three even where one is not on disk.
+    ``paper`` adds Ledig et al.'s rows to a x4 table; they publish no other scale.
     """
     names = list(columns or [dataset.name for dataset in evaluation.datasets])
     perceptual = evaluation.perceptual
@@ -107,7 +112,7 @@ def benchmark_table(evaluation: Evaluation, *, paper: bool = False, columns=None
             rgb = [evaluation.mean(method, name, "psnr_rgb") for name in names]
             row += ["–" if math.isnan(value) else f"{value:.2f}" for value in rgb]
         rows.append(row)
-    if paper:
+    if paper and evaluation.scale == PAPER_SCALE:
         rows += [row + ["–"] * len(names) * evaluation.rgb for row in paper_rows(names, perceptual)]
     return markdown_table(header, rows)
 
@@ -240,26 +245,37 @@ def sibling(path, suffix: str) -> Path:
     return path.with_name(f"{path.stem}_{suffix}{path.suffix or '.csv'}")
 
 
-def json_document(
-    evaluation: Evaluation | None, report: list[dict] | None, *, chosen: dict | None = None
-) -> dict:
+def json_document(evaluations, report: list[dict] | None, *, chosen: dict | None = None) -> dict:
     """Everything evaluate.py found; ``chosen`` is the checkpoint ``runs.choose_checkpoint``
-    picked, if it was asked to pick one."""
+    picked, if it was asked to pick one.
+
+    ``evaluations``: one ``Evaluation``, a list of them (one per scale, each row saying its
+    scale), or None.
+    """
+    if isinstance(evaluations, Evaluation):
+        evaluations = [evaluations]
     document = {"protocol": PROTOCOL}
-    if evaluation is not None:
+    if evaluations:
         document["datasets"] = [
-            {"name": d.name, "images": len(d.images), "official_lr": d.official_lr}
-            for d in evaluation.datasets
+            {
+                "name": d.name,
+                "scale": e.scale,
+                "images": len(d.images),
+                "official_lr": d.official_lr,
+            }
+            for e in evaluations
+            for d in e.datasets
         ]
-        document["methods"] = evaluation.methods
-        document["summary"] = evaluation.summary()
-        document["per_image"] = evaluation.per_image
+        document["methods"] = [name for e in evaluations for name in e.methods]
+        document["summary"] = [row for e in evaluations for row in e.summary()]
+        document["per_image"] = [row for e in evaluations for row in e.per_image]
     if report is not None:
         document["report"] = {"note": REPORT_NOTE, "rows": report}
         if chosen is not None:
             document["report"]["chosen"] = chosen
     document["paper"] = {
         "source": "Ledig et al., CVPR 2017, table 2",
+        "scale": PAPER_SCALE,
         "note": "they publish PSNR and SSIM, no LPIPS or NIQE",
         "results": {
             method: {name: {"psnr_y": p, "ssim_y": s} for name, (p, s) in results.items()}

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from data.conventions import shave_border
 from export.runtimes import keras_runner
-from export.serving import SCALE, to_model_input, to_uint8
+from export.serving import to_model_input, to_uint8
 from runtime import stop
 from runtime.errors import UserError
 
@@ -72,14 +73,17 @@ def benchmark_scores(run, model, reference):
         return None
     keras_psnr = reference.keras_psnr(keras_runner(model))
     value = dataset_psnr(run, reference.pairs, reference.input_dtype)
+    scale = reference.pairs[0].scale
+    border = shave_border(scale)
     return {
         "dataset": reference.pairs[0].dataset,
         "images": len(reference.pairs),
         "psnr_y_db": round(value, 4),
         "keras_psnr_y_db": round(keras_psnr, 4),
         "change_db": round(value - keras_psnr, 4) + 0.0,  # + 0.0: never -0.0
-        "protocol": "x4, PSNR on the Y channel (BT.601), 4-pixel border shaved, HR modcropped "
-        "to 4, official LR where the dataset ships it (evaluation.benchmark); uint8 outputs",
+        "protocol": f"x{scale}, PSNR on the Y channel (BT.601), {border}-pixel border shaved, "
+        f"HR modcropped to {scale}, official LR where the dataset ships it "
+        "(evaluation.benchmark); uint8 outputs",
     }
 
 
@@ -92,11 +96,13 @@ def dataset_psnr(run, pairs, input_dtype="uint8"):
         stop.check()
         lr = pair.lr if pair.lr.ndim == 3 else np.repeat(pair.lr[:, :, None], 3, axis=2)
         levels = run(to_model_input(lr[None], input_dtype))[0]
-        values.append(psnr(pair.hr, to_uint8(levels, grey=pair.grey), crop_border=SCALE))
+        border = shave_border(pair.scale)
+        values.append(psnr(pair.hr, to_uint8(levels, grey=pair.grey), crop_border=border))
     return float(np.mean(values))
 
 
-def benchmark_pairs(dataset, data_dir, input_size, required, say):
+def benchmark_pairs(dataset, data_dir, input_size, required, say, scale):
+    """The benchmark's HR/LR pairs at ``scale`` (the generator's), as evaluate.py makes them."""
     if dataset is None:
         return []
     if input_size is not None:
@@ -107,10 +113,10 @@ def benchmark_pairs(dataset, data_dir, input_size, required, say):
     from evaluation.benchmark import load_test_image, resolve_dataset
 
     try:
-        found = resolve_dataset(dataset, data_dir)
+        found = resolve_dataset(dataset, data_dir, scale=scale)
     except UserError as error:
         if required:
             raise
         say(f"note: the sidecars get no PSNR ({error})")
         return []
-    return [load_test_image(found.name, image) for image in found.images]
+    return [load_test_image(found.name, image, scale) for image in found.images]

@@ -97,11 +97,13 @@ def export_generator(
     and not ``psnr_required``, the sidecars go without. ``say`` gets a line per file written,
     and notes.
 
-    A weights file that is not a loadable x4 generator raises ``UserError`` before anything is
-    written; so does a missing dataset or converter.
+    A weights file that is not a loadable generator raises ``UserError`` before anything is
+    written; so does a missing dataset or converter. The scale, in the sidecars and the PSNR,
+    is the generator's own (``models.description``).
     """
     from evaluation.benchmark import default_name
     from inference.weights import load_generator
+    from models.description import describe
 
     formats = list(dict.fromkeys(formats))
     quantize = list(dict.fromkeys(quantize))
@@ -122,7 +124,8 @@ def export_generator(
     stem = name or default_name(weights)
     plan = planned_paths(output_dir, stem, formats, quantize)
     _check_destinations(plan, overwrite)
-    pairs = benchmark_pairs(psnr_dataset, data_dir, input_size, psnr_required, say)
+    scale = describe(generator).scale
+    pairs = benchmark_pairs(psnr_dataset, data_dir, input_size, psnr_required, say, scale)
     _make_folder(Path(output_dir))
 
     model = serving_model(generator, input_dtype=input_dtype, input_size=input_size)

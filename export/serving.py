@@ -2,7 +2,8 @@
 
 An export is what ``upscale.py`` computes before it rounds: LR RGB in, NHWC, uint8 0-255 by
 default (``input_dtype="float32"``: float32 in [0, 1], what the generator itself takes), and the
-4x RGB image out as float32 levels in [0, 255], ``(sr + 1) * 127.5`` of the generator's tanh
+RGB image out, larger by the generator's own scale (``models.description``; x4 for the shipped
+ones), as float32 levels in [0, 255], ``(sr + 1) * 127.5`` of the generator's tanh
 output. ``to_uint8`` (round half to even, clip) then gives upscale.py's image. The conversions
 on both ends are Keras's own ``Rescaling`` layers, inside the graph, so a user of the file never
 has to know the generator's [-1, 1] convention.
@@ -16,7 +17,6 @@ import numpy as np
 
 from data import conventions
 
-SCALE = 4
 INPUT_DTYPES = ("uint8", "float32")
 INPUT_NAME = "lr"
 OUTPUT_NAME = "sr"

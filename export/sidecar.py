@@ -11,7 +11,7 @@ import hashlib
 from pathlib import Path
 
 from data import conventions
-from export.serving import INPUT_NAME, OUTPUT_NAME, SCALE, SIGNATURE
+from export.serving import INPUT_NAME, OUTPUT_NAME, SIGNATURE
 
 QUANTIZATION_NOTES = {
     "float32": "none: float32 weights and arithmetic",
@@ -43,8 +43,11 @@ def sidecar_info(fmt, precision, path, common, converter, check, scores):
 
 
 def common_info(weights, generator, input_dtype, input_size):
+    """What every file of one export shares: the scale is the generator's own."""
+    from models.description import describe
+
     return {
-        "scale": SCALE,
+        "scale": describe(generator).scale,
         "input_dtype": input_dtype,
         "input_size": list(input_size) if input_size else None,
         "weights": {
@@ -59,7 +62,8 @@ def common_info(weights, generator, input_dtype, input_size):
 def io_info(fmt, common):
     size = common["input_size"]
     height, width = size or (None, None)
-    out_h, out_w = (SCALE * height, SCALE * width) if size else (None, None)
+    scale = common["scale"]
+    out_h, out_w = (scale * height, scale * width) if size else (None, None)
     dtype = common["input_dtype"]
     shape_note = (
         "dynamic height and width"
@@ -94,7 +98,7 @@ def io_info(fmt, common):
             }
         ],
         "shape": shape_note,
-        "scale": SCALE,
+        "scale": scale,
         "weights": common["weights"],
     }
     if fmt in ("savedmodel", "tflite"):

@@ -18,10 +18,9 @@ import cv2
 import numpy as np
 
 from data.images import ImageError, decode_image, eight_bit, output_suffix, write_image
-from inference.tiling import upscale
+from inference.tiling import output_name_suffix, upscale
 from runtime.errors import UserError
 
-SCALE = 4
 # The slider shows both sides at most this large (output pixels); larger results are shown
 # shrunk, and the download is always the full result. 16 MP keeps the two PNGs the browser
 # decodes to about 130 MB.
@@ -71,11 +70,12 @@ def upscale_photo(
     seconds = time.perf_counter() - started
 
     stem = Path(name).stem or "photo"
-    download = folder / f"{stem}_x{SCALE}{output_suffix(name, result)}"
+    times = output_name_suffix(generator)  # _x4, as upscale.py names its outputs
+    download = folder / f"{stem}{times}{output_suffix(name, result)}"
     write_image(download, result)
     shown = _preview_scale(result.shape[0] * result.shape[1])
     before = folder / f"{stem}_bicubic_preview.png"
-    after = folder / f"{stem}_x{SCALE}_preview.png"
+    after = folder / f"{stem}{times}_preview.png"
     preview_shape = (round(result.shape[0] * shown), round(result.shape[1] * shown))
     write_image(before, _bicubic(pixels, preview_shape))
     write_image(after, _shrunk(eight_bit(result), preview_shape))

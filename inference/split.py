@@ -1,12 +1,12 @@
 """The generator cut in two parts that can be tiled separately: a body and a tail.
 
 ``inference.tiling`` runs the body on large windows and the tail on small tiles. Both parts,
-and the two joined again for untiled runs, use the generator's last upsampling step in the
-exactly equivalent polyphase form of ``models.subpixel`` (1.6-1.7x faster than the layers as
-saved), with the conv before it run one shuffle phase at a time (the tail's memory per pixel
-halves, 11.9 to 6.2 KB), and a body whose batch norms are folded into the convs before them
-(``models.fused``). A generator whose layers are not ones we can reason about is not split,
-and is tiled whole.
+and the two joined again for untiled runs, use the generator's last upsampling step (of one,
+two or three: x2, x4 or x8) in the exactly equivalent polyphase form of ``models.subpixel``
+(1.6-1.7x faster than the layers as saved), with the conv before it run one shuffle phase at a
+time (the tail's memory per pixel halves, 11.9 to 6.2 KB at x4), and a body whose batch norms
+are folded into the convs before them (``models.fused``). A generator whose layers are not
+ones we can reason about is not split, and is tiled whole.
 """
 
 from __future__ import annotations
@@ -39,7 +39,11 @@ _SPLITS = weakref.WeakKeyDictionary()
 
 
 def split_generator(generator, scale):
-    """The generator's ``Split``, or None when its layers are not ones we can reason about."""
+    """The generator's ``Split``, or None when its layers are not ones we can reason about.
+
+    ``scale`` is the generator's own (``models.description``); a chain of upsamplings that
+    does not multiply to it is not split.
+    """
     if generator not in _SPLITS:
         try:
             _SPLITS[generator] = _find_split(generator, scale)

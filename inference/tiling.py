@@ -1,12 +1,13 @@
 """Super-resolve whole images of any size, mode and bit depth with a trained generator.
 
-The generator sees LR RGB float32 in [0, 1] and answers 4x RGB in [-1, 1] (``data.conventions``
-converts both ways, 16-bit levels included). Users have grey, RGBA, palette and 16-bit files,
+The generator sees LR RGB float32 in [0, 1] and answers RGB in [-1, 1] as many times larger as
+its own description says (``models.description``: x2, x4 or x8; ``data.conventions`` converts
+both ways, 16-bit levels included). Users have grey, RGBA, palette and 16-bit files,
 and images far larger than memory allows in one pass, so this module converts every mode to
 what the network knows and back, and cuts large images into overlapping tiles whose seams
 cannot be told from an untiled run.
 
-Tiling runs in two stages when the generator allows it (SRResNet does). Per LR pixel, the
+Tiling runs in two stages when the generator allows it (SRResNet does). Per LR pixel, the x4
 upsampling tail, whose tensors have 256 maps at LR or 64 at 2x, needs about 4.4 KB of memory,
 the residual body 1.3 KB (measured with oneDNN, one op at a time as ``runtime.cli`` runs the
 tools), yet the body holds nearly all of the receptive field (37 of 40 pixels). So the body
@@ -31,9 +32,13 @@ from inference.split import split_generator
 
 # LR pixels of real context around each tile, as the whole generator sees it.
 #
-# The 16-block generator's receptive field has a radius of 40 LR pixels: its 9x9 head conv
-# (4), the 33 3x3 convs of the body (33), then 3 for the tail (its 3x3 conv at LR, its 3x3
-# conv at 2x and the 9x9 output conv at 4x, rounded up through the upsamplings). With 40
+# The 16-block generator's receptive field has a radius of 40 LR pixels at x2, x4 and x8
+# alike: its 9x9 head conv (4), the 33 3x3 convs of the body (33), then 3 for the tail.
+# Counted back from the output, a x2 step turns r pixels of reach after it into ceil(r / 2)
+# before it: the 9x9 output conv's 4 become 2, the 3x3 conv before that step adds 1, and
+# every further stage (3x3 conv, x2 step) maps 3 to 2 + 1 = 3 again, so the tail needs 3 LR
+# pixels whatever its number of stages (UpSampling2D tails, whose conv follows the step:
+# 3 at x2, 2 at x4 and x8; ``inference.split`` counts the generator at hand). With 40
 # pixels a tile's centre sees exactly what the untiled network sees, for any weights, so
 # tiled == untiled up to float rounding (never more than 1 grey level). Measured with random
 # weights (benchmarks/upscale_benchmark.py --pad-sweep: 128x128 photo, 32-pixel tiles, two
@@ -64,6 +69,13 @@ BATCH_PIXELS = 256 * 256
 BODY_BATCH_PIXELS = 10 * BATCH_PIXELS
 
 
+def output_name_suffix(generator):
+    """``_x4``: what upscale.py and the web page add to an output's name, the generator's scale."""
+    from models.description import describe  # Keras: imported once the tools have set it up
+
+    return f"_x{describe(generator).scale}"
+
+
 def auto_tile(height, width):
     """The tile size ``tile=None`` stands for: 0 (whole image) when it is small enough."""
     if height * width <= AUTO_WHOLE_PIXELS:
@@ -88,11 +100,11 @@ def upscale(
     *,
     tile=None,
     tile_pad=DEFAULT_TILE_PAD,
-    scale=4,
     progress=False,
     self_ensemble=False,
 ):
-    """The ``scale``x image, in the mode and dtype it came in (what ``decode_image`` returns).
+    """The image upscaled by the generator's own scale (``models.description``: x4 for the
+    shipped ones), in the mode and dtype it came in (what ``decode_image`` returns).
 
     Grey is super-resolved as RGB (the network only knows colour) and brought back to grey as
     BT.601 luma: the Y channel the SR papers score on, and what any viewer's RGB-to-grey
@@ -117,8 +129,10 @@ def upscale(
     image (``inference.self_ensemble``), at 8 times the compute; each is tiled as above.
     """
     from data.matlab_functions import imresize
+    from models.description import describe
 
     pixels = _check_image(image)
+    scale = describe(generator).scale
     if tile_pad < 0:
         raise ValueError(f"tile_pad must be at least 0, not {tile_pad}")
     squeeze = pixels.ndim == 3 and pixels.shape[2] == 1

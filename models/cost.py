@@ -3,9 +3,10 @@
 A speed figure in MP/s says little across machines; in GFLOP/s, beside the CPU's peak, it says
 how much of the machine the code uses (``benchmarks/upscale_benchmark.py``). The count is the
 standard one: every convolution's multiply-adds counted as two operations, at the resolution
-the layer runs at as saved (the pixel-shuffle tail's convs at 1x, 2x and 4x the input's
-side); activations, batch norms, additions and the shuffles themselves are left out (about 1%
-of the convolutions' operations in SRResNet). ``inference.split`` runs an exactly equivalent,
+the layer runs at as saved, read from the layers' shapes so that any scale counts right (the
+x4 pixel-shuffle tail's convs at 1x, 2x and 4x the input's side; x2 stops at 2x, x8 goes on
+to 8x); activations, batch norms, additions and the shuffles themselves are left out (about
+1% of the convolutions' operations in SRResNet). ``inference.split`` runs an exactly equivalent,
 slightly cheaper polyphase form of the last upsampling step, so a rate computed from this count
 is the rate at which the saved network's work gets done.
 

@@ -6,7 +6,8 @@ The combined model maps LR to ``[content(G(LR)), D(G(LR))]`` and is compiled wit
 identity for the pixel-MSE variants (SRGAN-MSE).
 
 With ``consistency_weight`` above 0 (not the paper's) the model has a third output, ``G(LR)``
-average-pooled 4x4, trained toward the HR image pooled the same way with that weight: an LR
+average-pooled over scale x scale pixels (4x4 at the paper's x4; the generator says its scale,
+``models.description``), trained toward the HR image pooled the same way with that weight: an LR
 consistency term that pins what the LR input already determines (colour and brightness at LR
 scale) and leaves texture to the content and adversarial losses. Measured on this project's
 GAN stage (``benchmarks/frequency_split.py``), the paper's loss alone let those low frequencies
@@ -23,6 +24,7 @@ import contextlib
 import keras
 import numpy as np
 
+from models.description import describe
 from models.layers import PhaseDeviations, StackBatches, phase_deviations
 from models.options import ADVERSARIAL_LOSSES
 
@@ -162,15 +164,18 @@ def build_gan(
 ):
     """The combined model, compiled, with the discriminator frozen inside it.
 
-    The LR input size follows the discriminator's HR size (its dense head fixes it). ``ema``
-    averages the generator's weights (the combined model trains only those). Outputs, in order:
+    The LR input size is the discriminator's HR size (its dense head fixes it) over the
+    generator's own scale (``models.description``). ``ema`` averages the generator's weights
+    (the combined model trains only those). Outputs, in order:
     ``content`` and ``adversarial`` (the paper's two), then one per extra term whose weight is
     above 0 (none by default):
 
-    - ``consistency``: G(LR) average-pooled 4x4 against HR pooled alike, MSE (module docstring);
+    - ``consistency``: G(LR) average-pooled scale x scale against HR pooled alike, MSE (module
+      docstring);
     - ``pixel``: G(LR) against HR, L1 (ESRGAN's pixel term, 1e-2 there);
     - ``grid``: the sub-pixel phase deviations of G(LR) against HR's, MSE
-      (``models.layers.phase_deviations``), a penalty on the pixel-shuffle grid alone.
+      (``models.layers.phase_deviations``, period the scale, tile ``grid_tile(scale)``), a
+      penalty on the pixel-shuffle grid alone.
 
     With ``adversarial="ragan"`` the model takes ``[lr, hr]`` and its adversarial output is D's
     logits on HR then on G(LR) (``relativistic_bce``). ``gan_inputs`` and ``gan_targets`` build
@@ -179,7 +184,12 @@ def build_gan(
     if adversarial not in ADVERSARIAL_LOSSES:
         raise ValueError(f"unknown adversarial loss {adversarial!r}")
     hr_size = discriminator.input_shape[1]
-    scale = 4
+    scale = describe(generator).scale
+    tile = grid_tile(scale)
+    if grid_weight > 0 and hr_size % tile:
+        raise ValueError(
+            f"the grid term's {tile}-pixel tiles (x{scale}) do not divide the HR size {hr_size}"
+        )
     lr = keras.Input(shape=(hr_size // scale, hr_size // scale, 3), name="lr")
     sr = generator(lr)
     content = feature_extractor(sr) if feature_extractor is not None else sr
@@ -198,7 +208,7 @@ def build_gan(
     extras = (
         (consistency_weight, "mse", lambda name: keras.layers.AveragePooling2D(scale, name=name)),
         (pixel_weight, "mean_absolute_error", lambda name: keras.layers.Identity(name=name)),
-        (grid_weight, "mse", lambda name: PhaseDeviations(scale, GRID_TILE, name=name)),
+        (grid_weight, "mse", lambda name: PhaseDeviations(scale, tile, name=name)),
     )
     for (weight, loss, layer), name in zip(extras, EXTRA_OUTPUTS, strict=True):
         if weight > 0:  # named: gan_targets and the logs go by the output's name
@@ -214,10 +224,26 @@ def build_gan(
 # The extra terms' output names, in the order build_gan adds them.
 EXTRA_OUTPUTS = ("consistency", "pixel", "grid")
 
-# The grid term's tile: 16 HR pixels (4 LR pixels; every HR size divides by it), small enough
-# that a grid whose sign follows the texture is caught, large enough (16 pixels a phase) that
-# the term is no second pixel loss: it constrains 15 of every 256 dimensions of the image.
-GRID_TILE = 16
+# The grid term's tile, in LR pixels: 4 (16 HR pixels at x4), small enough that a grid whose
+# sign follows the texture is caught, large enough (16 pixels a phase) that the term is no
+# second pixel loss: at x4 it constrains 15 of every 256 dimensions of the image.
+GRID_TILE_LR_PIXELS = 4
+
+
+def grid_tile(scale):
+    """The grid term's tile in HR pixels at ``scale``: ``GRID_TILE_LR_PIXELS`` times the
+    period of the pixel-shuffle grid, which is the scale (its phases repeat every ``scale``
+    pixels, however many x2 stages made it).
+
+    16 at x4, as always; 8 at x2 and 32 at x8. A fixed 16-pixel tile would keep 16 pixels a
+    phase only at x4: at x8 it would average each phase over 4 pixels and constrain 63 of 256
+    dimensions (the term becomes a coarse pixel loss), at x2 over 64 pixels (a local grid is
+    diluted). Four LR pixels a tile keep 16 pixels a phase and about 1 in 16 dimensions at
+    every scale. Every HR size (a multiple of 16) divides by it, except at x8, where
+    ``--grid-weight`` needs a multiple of 32 (``build_gan`` refuses others, and training says
+    so before it starts: ``training.networks.check_config``).
+    """
+    return GRID_TILE_LR_PIXELS * scale
 
 
 def is_relativistic(gan):
@@ -243,14 +269,26 @@ def gan_targets(gan, hr, content_target):
     targets = {
         "content": lambda: content_target,
         "adversarial": lambda: adversarial,
-        "consistency": lambda: pooled_like_consistency(hr),
+        # The pooling and the phases the model's own layers apply, so target and output agree.
+        "consistency": lambda: pooled_like_consistency(hr, _consistency_pool(gan)),
         "pixel": lambda: hr,
-        "grid": lambda: phase_deviations(hr, 4, GRID_TILE, xp=np).astype(hr.dtype),
+        "grid": lambda: grid_target(hr, gan.get_layer("grid")),
     }
     return [targets[name]() for name in gan.output_names]
 
 
-def pooled_like_consistency(hr, scale=4):
+def _consistency_pool(gan):
+    """The side of the consistency output's pooling: the generator's scale."""
+    return gan.get_layer("consistency").pool_size[0]
+
+
+def grid_target(hr, layer):
+    """The grid output's target: ``hr``'s phase deviations, with the period and the tile of
+    the combined model's own ``PhaseDeviations`` layer (so the two cannot disagree)."""
+    return phase_deviations(hr, layer.period, layer.tile, xp=np).astype(hr.dtype)
+
+
+def pooled_like_consistency(hr, scale):
     """The consistency output's target: ``hr`` (N, H, W, C) average-pooled ``scale`` x ``scale``,
     as the combined model pools G(LR)."""
     n, height, width, channels = hr.shape

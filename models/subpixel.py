@@ -1,8 +1,9 @@
 """An exact, faster way to run SRResNet's last upsampling step at inference.
 
-The generator ends with ``PixelShuffle(2) -> activation -> Conv2D(9x9, 64 -> 3)``: the 9x9
-conv runs at 4x resolution on 64 maps that the shuffle has just copied out of 256 maps at 2x.
-The same function can run entirely at 2x: apply the activation to the 256 maps (with its
+The generator ends with ``PixelShuffle(2) -> activation -> Conv2D(9x9, 64 -> 3)`` at any
+scale (x2, x4 and x8 differ only in the stages before it): the 9x9 conv runs at the output
+resolution (4x for x4) on 64 maps that the shuffle has just copied out of 256 maps at half
+of it (2x). The same function can run entirely at 2x: apply the activation to the 256 maps (with its
 per-channel parameters repeated, since each of the shuffle's 4 phases is a copy of the 64
 channels), convolve them with a 5x5 kernel that produces the 4 output phases of the 3 channels
 (12 maps), and shuffle those 12 maps instead. This is the polyphase form of a convolution

@@ -69,14 +69,17 @@ RAW_GENERATOR = model_file(raw_name("generator"))
 
 
 def default_run_name(config) -> str:
-    """``runs/``'s name for a new run: ``<time>_<stage>_<upsample>_b<blocks>_<dataset>_<preset>``.
+    """``runs/``'s name for a new run:
+    ``<time>_<stage>_x<scale>_<upsample>_b<blocks>_<dataset>_<preset>``.
 
     ``config`` is a ``training.config.Config`` (any object with those fields): the launcher
-    fixes the name once for all its workers, ``training.loop`` for a run of its own.
+    fixes the name once for all its workers, ``training.loop`` for a run of its own. The scale
+    is in it so that an x2 and an x4 run of the same stage and data are told apart.
     """
     dataset = "+".join(Path(part).name for part in config.dataset.split(",") if part)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    return f"{stamp}_{config.stage}_{config.upsample}_b{config.blocks}_{dataset}_{config.preset}"
+    network = f"x{config.scale}_{config.upsample}_b{config.blocks}"
+    return f"{stamp}_{config.stage}_{network}_{dataset}_{config.preset}"
 
 
 # -- checkpoints ---------------------------------------------------------------------------

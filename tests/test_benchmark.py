@@ -14,6 +14,7 @@ import evaluation.benchmark
 from data.images import read_rgb, write_image
 from data.matlab_functions import bicubic_downscale, bicubic_upscale, modcrop
 from evaluation.benchmark import (
+    Method,
     available_datasets,
     bicubic_method,
     default_name,
@@ -23,6 +24,7 @@ from evaluation.benchmark import (
     resolve_datasets,
     safe_filename,
     split_model_spec,
+    tables_by_scale,
 )
 from evaluation.figures import comparison_figure
 from evaluation.metrics import psnr, ssim
@@ -195,3 +197,22 @@ def test_lpips_is_scored_on_the_modcropped_hr_and_the_sr_with_the_shave(
     assert result.mean("Bicubic", "Set14", "lpips") == pytest.approx(
         np.mean([row["lpips"] for row in result.per_image])
     )
+
+
+def test_each_scale_gets_its_own_table_and_a_table_one_scale(photo_folder):
+    models = [Method("a", scale=4), Method("b", scale=2), Method("c", scale=4)]
+    tables = [[(m.name, m.scale) for m in table] for table in tables_by_scale(models)]
+    assert tables == [[("Bicubic", 2), ("b", 2)], [("Bicubic", 4), ("a", 4), ("c", 4)]]
+    (alone,) = tables_by_scale([], 8)  # no model: bicubic at the scale asked for
+    assert [(m.name, m.scale) for m in alone] == [("Bicubic", 8)]
+    (dataset,) = resolve_datasets([str(photo_folder)])
+    with pytest.raises(UserError, match="different scales cannot share a table: a x4, b x2"):
+        evaluate(models[:2], [dataset], progress=False)
+    # A dataset follows the methods' scale: its pairs are made at x2 there.
+    result = evaluate([bicubic_method(2)], [dataset], progress=False)
+    assert result.scale == 2 and result.datasets[0].scale == 2
+    hr = modcrop(read_rgb(dataset.images[0].hr), 2)
+    sr = bicubic_upscale(bicubic_downscale(hr, 2), 2)
+    first = result.per_image[0]
+    assert first["scale"] == 2
+    assert first["psnr_y"] == pytest.approx(psnr(hr, sr, crop_border=2))

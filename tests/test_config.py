@@ -1,4 +1,5 @@
 import inspect
+import json
 import re
 
 import pytest
@@ -87,6 +88,8 @@ def test_round_trip_through_json():
         ({"batch_size": 0}, "--batch-size"),
         ({"label_noise": 1.5}, "label-noise"),
         ({"init_generator": "/nonexistent/g.keras"}, "does not exist"),
+        ({"scale": 3}, "--scale must be one of 2, 4, 8, not 3"),
+        ({"scale": 8, "hr_size": 100}, "--hr-size 100 is not a multiple of --scale 8"),
     ],
 )
 def test_bad_values_are_refused_in_one_line(overrides, message):
@@ -158,3 +161,22 @@ def test_the_real_world_preset_degrades_both_stages_and_keeps_the_papers_network
         assert config.ema == 0.999 and config.schedule == "cosine"
     assert (pretrain.pixel_loss, pretrain.learning_rate) == ("l1", 2e-4)
     assert (gan.content_loss, gan.adversarial, gan.consistency_weight) == ("vgg54", "bce", 10.0)
+
+
+def test_the_scale_is_the_papers_unless_asked_and_decides_the_lr_size():
+    assert resolve_config("paper").scale == 4 == resolve_config("report").scale
+    sizes = {scale: resolve_config("paper", None, {"scale": scale}).lr_size for scale in (2, 4, 8)}
+    assert sizes == {2: 48, 4: 24, 8: 12}  # 96-pixel HR crops
+    assert resolve_config("report", None, {"scale": 8}).lr_size == 28  # 224 / 8
+
+
+def test_a_config_json_written_before_there_were_scales_reads_as_x4(tmp_path):
+    from training.config import read_config
+
+    values = json.loads(resolve_config("paper", "pretrain", {"scale": 2}).to_json())
+    assert values["scale"] == 2
+    del values["scale"]
+    (tmp_path / "config.json").write_text(json.dumps(values))
+    config = read_config(tmp_path / "config.json")
+    assert (config.scale, config.lr_size) == (4, 24)
+    assert Config.from_values({**values, "scale": 8}).scale == 8

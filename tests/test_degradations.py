@@ -112,3 +112,17 @@ def test_jpeg_compresses_and_leaves_8x8_blocks():
     at_edges = steps[:, 7::8].mean()
     inside = np.delete(steps, np.s_[7::8], axis=1).mean()
     assert at_edges > 1.3 * inside
+
+
+def test_the_degrader_of_a_run_makes_lr_at_its_scale():
+    from data.degradations import degrader
+
+    assert degrader("bicubic", 2) is None  # the cached bicubic pairs serve
+    hr = crop(64)
+    for scale in (2, 4, 8):
+        lr = degrader("real", scale)(hr, np.random.default_rng([0, 1, 2]))
+        assert lr.shape == (64 // scale, 64 // scale, 3) and lr.dtype == np.uint8
+    same = degrader("real", 4)(hr, np.random.default_rng(3))
+    np.testing.assert_array_equal(same, degrade(hr, np.random.default_rng(3)))  # x4 by default
+    with pytest.raises(ValueError, match="scale must be one of 2, 4, 8"):
+        degrader("real", 3)

@@ -89,3 +89,23 @@ def test_close_points_get_labels_on_different_sides():
     assert len(set(places[:3])) == 3  # the cluster's labels go three different ways
     assert places[3] == LABEL_PLACES[0]  # nothing near: the usual place, right above
     assert label_placements([], []) == []
+
+
+def test_figures_name_the_scale_of_what_they_show():
+    rng = np.random.default_rng(1)
+    hr = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    data = FigureData("Set5", "bird", hr, scale=2)
+    data.panels.append(("Bicubic", hr, {"psnr_y": 28.0, "ssim_y": 0.8}))
+    assert comparison_figure(data, crop=(8, 8, 16)).get_suptitle() == "Set5 / bird (x2)"
+    evaluation = scored(["Bicubic", "x8 model"], ["Set5"])
+    evaluation.scale = 8
+    assert perception_distortion_figure(evaluation).axes[0].get_title() == "Set5 (x8)"
+
+
+@pytest.mark.parametrize("period", [2, 8])
+def test_checkerboard_energy_looks_at_the_grid_of_the_period_given(period):
+    pattern = np.random.default_rng(period).normal(0, 20, (period, period))
+    grid = np.tile(pattern - pattern.mean(), (64 // period, 64 // period)) + 128
+    assert checkerboard_energy(grid, period) > 0.99
+    # An x8 grid has power off the x4 grid's frequencies; an x2 grid has none.
+    assert (checkerboard_energy(grid) > 0.99) == (period == 2)

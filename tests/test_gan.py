@@ -44,7 +44,7 @@ def test_the_consistency_output_pools_g_of_lr_as_its_target_pools_hr():
     assert pooled.shape == (2, 8, 8, 3)
     # The content output is G(LR) itself here (no feature extractor): pooling it in numpy
     # must give what the model's own pooling gave.
-    np.testing.assert_allclose(pooled_like_consistency(content), pooled, atol=1e-6)
+    np.testing.assert_allclose(pooled_like_consistency(content, 4), pooled, atol=1e-6)
     uniform = np.arange(16, dtype="float32").reshape(1, 4, 4, 1)
     np.testing.assert_allclose(
         pooled_like_consistency(uniform, scale=2)[0, :, :, 0], [[2.5, 4.5], [10.5, 12.5]]
@@ -98,3 +98,53 @@ def test_the_relativistic_combined_model_sees_d_on_hr_then_on_g_of_lr():
     targets = gan_targets(gan, hr, hr)
     np.testing.assert_array_equal(targets[1][:, 0], [0, 0, 1, 1])
     assert targets[2].shape == grid.shape == (2, 2, 4, 2, 4, 3)
+
+
+def test_the_grid_tile_keeps_sixteen_pixels_a_phase_at_every_scale():
+    from models.gan import grid_tile
+
+    assert {scale: grid_tile(scale) for scale in (2, 4, 8)} == {2: 8, 4: 16, 8: 32}
+    for scale in (2, 4, 8):
+        assert grid_tile(scale) % scale == 0 and (grid_tile(scale) // scale) ** 2 == 16
+
+
+@pytest.mark.parametrize("scale", [2, 8])
+def test_the_combined_model_takes_lr_at_the_generators_scale_and_pools_and_tiles_by_it(scale):
+    """An x2 or x8 generator: LR is the HR size over its scale; the consistency term pools
+    scale x scale, the grid term's phases repeat every ``scale`` pixels, and the numpy targets
+    are computed the same way as the model's outputs."""
+    import keras
+
+    from models.discriminator import build_discriminator
+    from models.gan import gan_targets
+    from models.generator import build_generator
+
+    keras.utils.set_random_seed(0)
+    generator = build_generator(scale=scale, blocks=1)
+    discriminator = compile_discriminator(build_discriminator(32))
+    gan = build_gan(generator, discriminator, consistency_weight=1.0, grid_weight=1.0)
+    lr = np.random.default_rng(1).uniform(size=(2, 32 // scale, 32 // scale, 3)).astype("float32")
+    assert gan.input_shape == (None, 32 // scale, 32 // scale, 3)
+    content, _, pooled, grid = gan.predict_on_batch(lr)
+    assert content.shape == (2, 32, 32, 3)
+    tile = 4 * scale
+    assert pooled.shape == (2, 32 // scale, 32 // scale, 3)
+    assert grid.shape == (2, 32 // tile, scale, 32 // tile, scale, 3)
+    # G(LR) as the HR: each target is what the model computed from it.
+    targets = gan_targets(gan, content, content)
+    np.testing.assert_allclose(targets[2], pooled, atol=1e-6)
+    np.testing.assert_allclose(targets[3], grid, atol=1e-6)
+
+
+def test_the_grid_term_refuses_an_hr_size_its_tiles_do_not_divide():
+    import keras
+
+    from models.discriminator import build_discriminator
+    from models.generator import build_generator
+
+    keras.utils.set_random_seed(0)
+    generator = build_generator(scale=8, blocks=1)
+    discriminator = compile_discriminator(build_discriminator(48))
+    assert len(build_gan(generator, discriminator).outputs) == 2  # no grid term: any size
+    with pytest.raises(ValueError, match=r"32-pixel tiles \(x8\) do not divide the HR size 48"):
+        build_gan(generator, discriminator, grid_weight=1.0)

@@ -47,3 +47,17 @@ def test_flat_grey_and_tiny_images():
     assert math.isnan(grid_score(np.zeros((36, 36, 3), np.uint8), crop_border=4))
     peaks = grid_peaks(data.chelsea())
     assert peaks.shape == (4, 4) and math.isnan(peaks[0, 0]) and np.isfinite(peaks[1:, 1:]).all()
+
+
+@pytest.mark.parametrize("scale", [2, 8])
+def test_the_period_is_the_generators_scale(scale):
+    """A x2 or x8 pixel shuffle's grid: scored at its own period, as evaluate.py scores it."""
+    photo = data.chelsea()
+    own = grid_score(photo, period=scale, crop_border=scale)
+    assert own < 1.0  # measured 0.59 at x2, far below a grid
+    gridded = with_pattern(photo, scale, 3.0)
+    assert grid_score(gridded, period=scale, crop_border=scale) - own > 1.5
+    assert grid_peaks(photo, period=scale).shape == (scale, scale)
+    # Another scale's grid is not this one's: a 3-pixel pattern leaves it where it was.
+    other = grid_score(with_pattern(photo, 3, 3.0), period=scale, crop_border=scale)
+    assert abs(other - own) < 0.2

@@ -117,3 +117,100 @@ def test_the_scan_sees_what_it_looks_for(tmp_path):
     assert spells_a_run_dir_name("step_*") and spells_a_run_dir_name(".step_1.tmp")
     assert spells_a_run_dir_name("no generator.keras here") and spells_a_run_dir_name("samples")
     assert not spells_a_run_dir_name("step_seconds") and not spells_a_run_dir_name("samples/s")
+
+
+# The scale: ``data/conventions.py`` lists the scales and the default; a generator's own scale
+# is in its file (``models/description.py``). Elsewhere no module-level ``SCALE`` constant, and
+# no literal integer passed or defaulted as ``scale``, ``crop_border``, ``border`` or ``period``.
+SCALE_OWNER = "data/conventions.py"
+SCALE_NAMES = {"SCALE", "SCALES", "DEFAULT_SCALE"}
+SCALE_KEYWORDS = {"scale", "crop_border", "border", "period"}
+SCALE_VALUES = {2, 4, 8}  # a constant named ..._SCALE with one of these is a scale, spelled
+
+
+def scale_spellings(path):
+    """``line text`` for each place in ``path`` that spells a scale instead of asking for it."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = []
+
+    def literal_int(node):
+        return (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, int)
+            and not isinstance(node.value, bool)
+            and node.value > 1
+        )
+
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names = {
+                target.attr if isinstance(target, ast.Attribute) else target.id
+                for target in targets
+                if isinstance(target, (ast.Name, ast.Attribute))
+            }
+            if names & SCALE_NAMES:
+                found.append(f"{node.lineno} defines {sorted(names & SCALE_NAMES)[0]}")
+            elif node.value is not None and literal_int(node.value):
+                # PAPER_SCALE = 4, crop_border: int = 4 (a dataclass field), self.scale = 4
+                value = node.value.value
+                spelled = sorted(
+                    name
+                    for name in names
+                    if name in SCALE_KEYWORDS or (name.endswith("SCALE") and value in SCALE_VALUES)
+                )
+                found += [f"{node.lineno} {name} = {node.value.value}" for name in spelled]
+        elif isinstance(node, ast.Call) and not _gradio_layout(node):
+            for keyword in node.keywords:
+                if keyword.arg in SCALE_KEYWORDS and literal_int(keyword.value):
+                    found.append(f"{node.lineno} {keyword.arg}={keyword.value.value}")
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            arguments = node.args
+            positional = arguments.posonlyargs + arguments.args
+            first = len(positional) - len(arguments.defaults)
+            defaults = list(zip(positional[first:], arguments.defaults, strict=True))
+            defaults += [
+                (arg, default)
+                for arg, default in zip(arguments.kwonlyargs, arguments.kw_defaults, strict=True)
+                if default is not None
+            ]
+            for arg, default in defaults:
+                if arg.arg in SCALE_KEYWORDS and literal_int(default):
+                    found.append(f"{node.lineno} def {node.name}({arg.arg}={default.value})")
+    return found
+
+
+def _gradio_layout(call):
+    """``gr.Column(scale=2)``: Gradio's ``scale`` is a column's width share, not an SR scale."""
+    func = call.func
+    return isinstance(func, ast.Attribute) and getattr(func.value, "id", None) == "gr"
+
+
+def test_only_data_conventions_spells_the_scale():
+    spelled_here = []
+    for path in scanned_files():
+        name = path.relative_to(REPO_ROOT).as_posix()
+        if name != SCALE_OWNER:
+            spelled_here += [f"{name}:{where}" for where in scale_spellings(path)]
+    assert spelled_here == []
+
+
+def test_the_scale_scan_sees_what_it_looks_for(tmp_path):
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        "SCALE = 4\n"
+        "def f(x, scale=4, *, border=2):\n    return g(x, crop_border=4, period=scale)\n"
+        "def h(x, scale=conventions.DEFAULT_SCALE, copies=1):\n    return g(x, scale=1)\n"
+        "gr.Column(scale=2)\n"
+        "PAPER_SCALE = 4\nFEATURES_PER_SCALE = 18\n"
+        "class C:\n    crop_border: int = 4\n    blocks: int = 16\n"
+    )
+    found = scale_spellings(sample)
+    assert sorted(found, key=lambda where: int(where.split()[0])) == [
+        "1 defines SCALE",
+        "2 def f(scale=4)",
+        "2 def f(border=2)",
+        "3 crop_border=4",
+        "7 PAPER_SCALE = 4",
+        "10 crop_border = 4",
+    ]

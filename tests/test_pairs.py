@@ -1,10 +1,12 @@
 import numpy as np
 import pytest
 
+from data import conventions
 from data.images import list_images, read_rgb, write_image
 from data.pairs import (
     PairSource,
     Prefetcher,
+    _cache_key,
     validation_pairs,
 )
 from runtime.errors import UserError
@@ -113,3 +115,71 @@ def test_prefetcher_yields_the_same_batches_in_order(photo_folder, tmp_path):
     assert [step for step, _, _ in seen] == [2, 3, 4, 5, 6]
     epoch, index = divmod(5, 4)
     np.testing.assert_array_equal(seen[3][1], source.batch(3, epoch, index, 2)[0])
+
+
+@pytest.mark.parametrize("scale", [2, 8])
+def test_crops_at_other_scales_are_aligned_bicubic_pairs(photo_folder, tmp_path, scale):
+    """Each LR crop is a window of the whole image's MATLAB-bicubic downscale by ``scale``, and
+    its HR crop the image's pixels at ``scale`` times that window's place."""
+    from data.matlab_functions import bicubic_downscale
+
+    paths = list_images(photo_folder)[:2]
+    source = PairSource(
+        paths, mode="crop", hr_size=32, scale=scale, cache_dir=tmp_path, progress=False
+    )
+    assert (source.scale, source.lr_size) == (scale, 32 // scale)
+    lr, hr = source.batch(seed=0, epoch=0, index=0, batch_size=2)
+    assert lr.shape == (2, 32 // scale, 32 // scale, 3) and hr.shape == (2, 32, 32, 3)
+    side = 32 // scale
+    images = [read_rgb(path) for path in paths]  # 80x96: every scale divides both sides
+    for lr_crop, hr_crop in zip(lr, hr, strict=True):
+        lr_levels = np.rint(lr_crop * 255).astype(np.uint8)
+        hr_levels = np.rint((hr_crop + 1) * 127.5).astype(np.uint8)
+        aligned = [
+            np.array_equal(image[y * scale : y * scale + 32, x * scale : x * scale + 32], hr_levels)
+            for image in images
+            for whole in [bicubic_downscale(image, scale)]
+            for y in range(whole.shape[0] - side + 1)
+            for x in range(whole.shape[1] - side + 1)
+            if np.array_equal(whole[y : y + side, x : x + side], lr_levels)
+        ]
+        assert any(aligned)
+
+
+def test_an_hr_size_the_scale_does_not_divide_is_refused(photo_folder, tmp_path):
+    with pytest.raises(UserError, match="HR size 36 is not a multiple of the scale 8"):
+        PairSource(list_images(photo_folder), mode="crop", hr_size=36, scale=8, cache_dir=tmp_path)
+    with pytest.raises(ValueError, match="scale must be one of 2, 4, 8"):
+        PairSource(list_images(photo_folder), mode="crop", hr_size=36, scale=3, cache_dir=tmp_path)
+
+
+def test_resized_pairs_of_each_scale_are_cached_apart_and_x4_keeps_its_old_key(photo_folder):
+    path = list_images(photo_folder)[0]
+    keys = {scale: _cache_key(path, "resize", 64, scale) for scale in (2, 4, 8)}
+    assert len(set(keys.values())) == 3
+    # The key x4 resized pairs had before there were scales: existing caches stay valid.
+    import hashlib
+    import os
+
+    stat = os.stat(path)
+    text = f"1|{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|resize|64"
+    assert keys[4] == hashlib.sha1(text.encode()).hexdigest()[:20]
+    crops = {scale: _cache_key(path, "crop", 64, scale) for scale in (2, 4, 8)}
+    assert len(set(crops.values())) == 3
+
+
+def test_validation_pairs_at_x8_are_aligned_centre_crops_and_need_room_for_the_shave(
+    photo_folder, tmp_path
+):
+    assert [conventions.min_scored_side(scale) for scale in (2, 4, 8)] == [15, 19, 27]
+    triples, skipped = validation_pairs(
+        list_images(photo_folder)[:1], mode="crop", hr_size=32, scale=8, crop=48
+    )
+    assert not skipped
+    _, lr, hr = triples[0]
+    assert lr.shape == (6, 6, 3) and hr.shape == (48, 48, 3)
+    small = tmp_path / "small.png"
+    write_image(small, np.full((24, 30, 3), 128, np.uint8))  # enough at x4, not at x8
+    assert validation_pairs([small], mode="crop", hr_size=32, scale=4)[0]
+    triples, skipped = validation_pairs([small], mode="crop", hr_size=32, scale=8)
+    assert not triples and "30x24 is too small to validate on (27 px a side)" in skipped[0].reason

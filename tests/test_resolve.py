@@ -212,6 +212,31 @@ def test_edsr_archive_layout_and_the_b100_name(tmp_path):
     assert resolve_benchmark("b100", tmp_path) == images
 
 
+def test_the_official_lr_is_the_one_of_the_scale_asked_for(tmp_path):
+    """EDSR's archive has X2, X3 and X4 beside HR (``babyx2.png``); nobody ships X8."""
+    names = ["baby", "bird", "butterfly", "head", "woman"]
+    hr = _fill(tmp_path / "benchmark" / "Set5" / "HR", [f"{name}.png" for name in names])
+    _fill(tmp_path / "benchmark" / "Set5" / "LR_bicubic" / "X2", ["babyx2.png"])
+    _fill(tmp_path / "benchmark" / "Set5" / "LR_bicubic" / "X4", [f"{n}x4.png" for n in names])
+    at = {scale: resolve_benchmark("Set5", tmp_path, scale=scale) for scale in (2, 4, 8)}
+    assert all([i.hr for i in images] == hr for images in at.values())
+    assert [i.lr.name if i.lr else None for i in at[2]] == ["babyx2.png"] + [None] * 4
+    assert [i.lr.name for i in at[4]] == [f"{name}x4.png" for name in names]
+    assert [i.lr for i in at[8]] == [None] * 5  # the caller makes MATLAB-bicubic LR
+    assert resolve_benchmark("Set5", tmp_path) == at[4]  # x4 unless asked
+    mine = resolve_benchmark(str(tmp_path / "benchmark" / "Set5"), scale=2)  # a folder too
+    assert [i.lr for i in mine] == [i.lr for i in at[2]]
+    with pytest.raises(ValueError, match="scale must be one of 2, 4, 8"):
+        resolve_benchmark("Set5", tmp_path, scale=3)
+
+
+def test_div2k_at_x2_reads_its_x2_folder(tmp_path, full):
+    _link(tmp_path, full, "DIV2K/DIV2K_valid_HR")
+    _fill(tmp_path / "DIV2K" / "DIV2K_valid_LR_bicubic" / "X2", ["0801x2.png"])
+    images = resolve_benchmark("DIV2K", tmp_path, scale=2)
+    assert images[0].lr.name == "0801x2.png" and images[1].lr is None
+
+
 def test_div2k_benchmark_is_the_validation_set_with_official_lr(full):
     images = resolve_benchmark("DIV2K", full)
     assert len(images) == 100 and images[0].name == "0801"

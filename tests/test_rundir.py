@@ -112,11 +112,11 @@ def test_default_run_name(monkeypatch):
         stage="gan",
         upsample="pixelshuffle",
         blocks=16,
+        scale=2,
         preset="paper",
     )
-    assert (
-        rundir.default_run_name(config) == "20260101-000000_gan_pixelshuffle_b16_T91+BSD200_paper"
-    )
+    expected = "20260101-000000_gan_x2_pixelshuffle_b16_T91+BSD200_paper"
+    assert rundir.default_run_name(config) == expected
 
 
 def test_importing_it_loads_no_keras():

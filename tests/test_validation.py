@@ -40,3 +40,21 @@ def test_validation_adds_lpips_when_given_the_weights(photo_folder):
     assert metrics["lpips"] == pytest.approx(expected, abs=1e-6)
     assert 0 < metrics["lpips"] < 1.5
     assert metrics["psnr_y"] == pytest.approx(plain["psnr_y"])
+
+
+@pytest.mark.parametrize("scale", [2, 8])
+def test_validation_shaves_the_generators_own_scale(photo_folder, scale):
+    """The papers' border shave is the scale: 2 pixels at x2, 8 at x8, read from the model."""
+    from data.images import read_rgb
+    from data.matlab_functions import bicubic_downscale
+    from evaluation.metrics import psnr, ssim
+    from training.validation import validate
+
+    hr = read_rgb(sorted(photo_folder.iterdir())[0])[:64, :64]
+    generator = build_generator(scale=scale, blocks=1)
+    metrics, (sr,) = validate(generator, [("p", bicubic_downscale(hr, scale), hr)])
+    assert sr.shape == hr.shape
+    assert metrics["psnr_y"] == pytest.approx(psnr(hr, sr, crop_border=scale, y_channel=True))
+    assert metrics["ssim_y"] == pytest.approx(ssim(hr, sr, crop_border=scale, y_channel=True))
+    assert metrics["psnr_rgb"] == pytest.approx(psnr(hr, sr, crop_border=scale, y_channel=False))
+    assert metrics["psnr_y"] != pytest.approx(psnr(hr, sr, crop_border=4, y_channel=True))

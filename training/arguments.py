@@ -7,6 +7,7 @@ train.py itself only adds ``--resume``'s rule and runs the training.
 
 import argparse
 
+from data import conventions
 from data.degradations import DEGRADATIONS
 from models.options import ADVERSARIAL_LOSSES
 from models.precision import PRECISIONS
@@ -34,7 +35,7 @@ def build_parser(*, defaults=True):
     """train.py's flags. ``defaults=False`` gives every flag the default ``argparse.SUPPRESS``,
     so that ``parse_args`` returns only the flags given (see ``given_flags``)."""
     parser = argparse.ArgumentParser(
-        description="Train SRGAN (Ledig et al. 2017) for 4x super-resolution.",
+        description="Train SRGAN (Ledig et al. 2017) for 2x, 4x or 8x super-resolution.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
 
@@ -64,8 +65,15 @@ def build_parser(*, defaults=True):
     arg("--upsample", choices=("pixelshuffle", "upsampling"))
     arg("--upsample-activation", choices=("prelu", "leaky_relu"))
     arg("--blocks", type=int, help="residual blocks in the generator (paper: 16)")
+    arg(
+        "--scale",
+        type=int,
+        choices=conventions.SCALES,
+        help="upscaling factor, one x2 upsampling stage per factor of two (the paper's is 4); "
+        "--hr-size must be a multiple of it (default: 4)",
+    )
     arg("--pairs", choices=PAIR_MODES, help="resize whole images, or take random crops")
-    arg("--hr-size", type=int, help="HR size (crop side or resize target); LR is a quarter")
+    arg("--hr-size", type=int, help="HR size (crop side or resize target); LR is it / --scale")
     arg(
         "--augment",
         action=argparse.BooleanOptionalAction,
@@ -116,8 +124,9 @@ def build_parser(*, defaults=True):
     arg(
         "--consistency-weight",
         type=float,
-        help="gan stage: add this weight times the MSE of G(LR) and HR average-pooled 4x4, "
-        "which keeps colour and brightness where the LR puts them (default 0: the paper's loss)",
+        help="gan stage: add this weight times the MSE of G(LR) and HR average-pooled over "
+        "--scale x --scale pixels, which keeps colour and brightness where the LR puts them "
+        "(default 0: the paper's loss)",
     )
     arg(
         "--pixel-weight",
@@ -127,8 +136,9 @@ def build_parser(*, defaults=True):
     arg(
         "--grid-weight",
         type=float,
-        help="gan stage: add this weight times the MSE of the 4x4 sub-pixel phase means of "
-        "G(LR) and HR per 16-pixel tile, a penalty on the pixel-shuffle grid (default 0)",
+        help="gan stage: add this weight times the MSE of the sub-pixel phase means (period "
+        "--scale) of G(LR) and HR per tile of 4 x --scale pixels, a penalty on the "
+        "pixel-shuffle grid (default 0)",
     )
     arg("--label-noise", type=float, help="real labels drawn from [1 - noise, 1]")
     arg("--init-generator", help="generator .keras file or run directory to start from")

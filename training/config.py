@@ -11,6 +11,7 @@ import json
 import types
 from pathlib import Path
 
+from data import conventions
 from data.degradations import DEGRADATIONS
 from models.options import ADVERSARIAL_LOSSES, CONTENT_LAYERS
 from models.precision import PRECISIONS
@@ -21,7 +22,6 @@ STAGES = ("pretrain", "gan")
 CONTENT_LOSSES = (*CONTENT_LAYERS, "mse")
 PIXEL_LOSSES = ("mse", "l1")
 PAIR_MODES = ("resize", "crop")
-SCALE = 4
 
 # Ledig et al. 2017: random 96x96 HR crops (24x24 LR), flips and 90-degree rotations, batch
 # 16, PReLU throughout, no label noise; validated on 192x192 centre crops. Shared by the
@@ -120,6 +120,9 @@ class Config:
     upsample: str = "pixelshuffle"  # --upsample: pixelshuffle | upsampling
     upsample_activation: str = "prelu"  # --upsample-activation: prelu | leaky_relu
     blocks: int = 16  # --blocks
+    # --scale: 2, 4 (the paper's) or 8. Runs written before it had a scale were all x4, so a
+    # config.json without one reads as the default.
+    scale: int = conventions.DEFAULT_SCALE
     pairs: str = "resize"  # --pairs: resize (whole images) | crop (random crops)
     degradation: str = "bicubic"  # --degradation: bicubic (the paper's) | real (data/degradations)
     hr_size: int = 224  # --hr-size
@@ -159,7 +162,7 @@ class Config:
 
     @property
     def lr_size(self):
-        return self.hr_size // SCALE
+        return self.hr_size // self.scale
 
     def to_json(self):
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
@@ -177,6 +180,9 @@ class Config:
             # Written before schedules had a name: a decay step meant the step schedule.
             values["schedule"] = "step" if values.get("lr_decay_step") else "constant"
         values.setdefault("precision", "float32")  # runs before --precision were float32
+        # Runs before --scale were x4, as files saved before generators recorded their scale
+        # read (models.description): both go by the default scale, the only one built then.
+        values.setdefault("scale", conventions.DEFAULT_SCALE)
         return cls(**{key: value for key, value in values.items() if key in known})
 
 
@@ -289,6 +295,14 @@ def validate(config, *, check_paths=True):
         raise UserError(f"unknown upsample {config.upsample!r}; choose pixelshuffle or upsampling")
     if config.upsample_activation not in ("prelu", "leaky_relu"):
         raise UserError(f"unknown upsample activation {config.upsample_activation!r}")
+    if config.scale not in conventions.SCALES:
+        choices = ", ".join(map(str, conventions.SCALES))
+        raise UserError(f"--scale must be one of {choices}, not {config.scale!r}")
+    if config.hr_size % config.scale:
+        raise UserError(
+            f"--hr-size {config.hr_size} is not a multiple of --scale {config.scale}: "
+            "the LR crop would not be whole pixels"
+        )
     if config.hr_size < 16 or config.hr_size % 16:
         raise UserError(f"--hr-size must be a positive multiple of 16, got {config.hr_size}")
     for name in ("blocks", "batch_size", "epochs", "checkpoint_every", "keep_checkpoints"):

@@ -42,7 +42,13 @@ from runtime.errors import UserError
 from training import checkpoints, distribute, logs
 from training.collapse import DiscriminatorWatch
 from training.config import Config
-from training.networks import averaged_generator, build_networks, require_vgg_weights
+from training.networks import (
+    averaged_generator,
+    build_networks,
+    check_config,
+    check_generator_scale,
+    require_vgg_weights,
+)
 from training.schedules import learning_rate_at
 from training.validation import validate
 
@@ -145,6 +151,7 @@ class Trainer:
         # The cheap checks first, so a typo fails in a second and writes nothing.
         self.data_root = resolve_data_dir(config.data_dir)
         dataset = resolve_training_set(config.dataset, self.data_root)
+        check_config(config)
         if config.stage == "gan" and config.content_loss != "mse":
             require_vgg_weights(config.vgg_weights)
         # The GAN stage's validation adds LPIPS (chosen by it later): no weights, no start.
@@ -191,16 +198,16 @@ class Trainer:
     def _load_data(self, dataset):
         config = self.config
         root = self.data_root
-        cache = (
-            root
-            / "cache"
-            / f"{config.pairs}_{config.hr_size if config.pairs == 'resize' else 'x4'}"
-        )
-        degrade = degrader(config.degradation)
+        # Crops are cut from whole-image pairs, one cache per scale; resized pairs are one per
+        # HR size, their keys telling the scales apart (data.pairs).
+        kind = config.hr_size if config.pairs == "resize" else f"x{config.scale}"
+        cache = root / "cache" / f"{config.pairs}_{kind}"
+        degrade = degrader(config.degradation, config.scale)
         self.source = PairSource(
             dataset.train,
             mode=config.pairs,
             hr_size=config.hr_size,
+            scale=config.scale,
             cache_dir=cache,
             augment=config.augment,
             progress=self.progress_enabled,
@@ -210,6 +217,7 @@ class Trainer:
             dataset.validation,
             mode=config.pairs,
             hr_size=config.hr_size,
+            scale=config.scale,
             crop=config.validation_crop,
             limit=config.validation_images,
             degrade=degrade,
@@ -222,6 +230,7 @@ class Trainer:
                 [path for path in dataset.train if path not in unusable],
                 mode=config.pairs,
                 hr_size=config.hr_size,
+                scale=config.scale,
                 crop=config.validation_crop,
                 limit=config.validation_images or 1,
             )
@@ -266,11 +275,15 @@ class Trainer:
             # With --ema, generator.keras holds the averages; training goes on from the raw
             # weights beside them.
             raw = latest / rundir.model_file(rundir.raw_name(name))
+            source = raw if raw.exists() else latest / rundir.model_file(name)
+            if name == "generator":  # a config.json edited by hand: say so in one line
+                hint = f"{rundir.CONFIG} does not say the scale its checkpoints were trained at"
+                check_generator_scale(source, self.config.scale, hint)
             with warnings.catch_warnings():
                 # The files hold no optimiser (its state is in optimizers.npz, loaded below);
                 # Keras warns that it skips the one the compiled model has.
                 warnings.filterwarnings("ignore", "Skipping variable loading for optimizer")
-                model.load_weights(raw if raw.exists() else latest / rundir.model_file(name))
+                model.load_weights(source)
         for name, (optimizer, variables) in self.networks.optimizers().items():
             checkpoints.restore_optimizer(optimizer, variables, optimizer_arrays[name])
         self.step = int(state["step"])

@@ -1,9 +1,11 @@
 """The networks a training stage needs, built and compiled from its config.
 
-``pretrain`` needs the generator alone; ``gan`` adds the discriminator, the VGG feature
-extractor (for a VGG content loss) and the combined model. A generator may start from another
-run's weights (``--init-generator``), given as a ``.keras`` file, a run directory or a
-checkpoint folder: ``runtime.rundir.generator_file`` finds the generator behind such a path.
+``pretrain`` needs the generator alone, built at the run's ``--scale``; ``gan`` adds the
+discriminator (the same at every scale: it sees HR images), the VGG feature extractor (for a
+VGG content loss) and the combined model. A generator may start from another run's weights
+(``--init-generator``), given as a ``.keras`` file, a run directory or a checkpoint folder:
+``runtime.rundir.generator_file`` finds the generator behind such a path, and its own
+description (``models.description``) must say the run's scale.
 """
 
 import dataclasses
@@ -11,12 +13,14 @@ import warnings
 
 import keras
 
+from models.description import describe
 from models.discriminator import build_discriminator
 from models.gan import (
     build_gan,
     compile_discriminator,
     compile_generator,
     discriminator_trainable,
+    grid_tile,
 )
 from models.generator import build_generator
 from models.precision import choose_precision, dtype_policy
@@ -80,9 +84,28 @@ def averaged_generator(networks):
     return averaged
 
 
+def check_config(config):
+    """What the networks refuse in a config, as one line, which ``training.config.validate``
+    cannot see without Keras: the grid term's tile at the run's scale, and an
+    ``--init-generator`` of another scale. The trainer asks before it writes anything, and
+    ``build_networks`` before it builds."""
+    if config.stage == "gan" and config.grid_weight > 0:
+        tile = grid_tile(config.scale)
+        if config.hr_size % tile:
+            raise UserError(
+                f"--grid-weight at --scale {config.scale} compares {tile}-pixel tiles: "
+                f"--hr-size must be a multiple of {tile}, not {config.hr_size}"
+            )
+    if config.init_generator:
+        check_generator_scale(rundir.generator_file(config.init_generator), config.scale)
+
+
 def build_networks(config):
     """Build and compile every model the stage needs (VGG only for a VGG content loss), in the
     config's precision (the global dtype policy is restored afterwards)."""
+    # Before the seed is set: reading the --init-generator file builds a model, whose initial
+    # weights would otherwise take draws from the seeded sequence the new networks start from.
+    check_config(config)
     with dtype_policy(choose_precision(config.precision)):
         return _build_networks(config)
 
@@ -90,12 +113,13 @@ def build_networks(config):
 def _build_networks(config):
     keras.utils.set_random_seed(config.seed)
     generator = build_generator(
+        scale=config.scale,
         blocks=config.blocks,
         upsample=config.upsample,
         upsample_activation=config.upsample_activation,
     )
-    if config.init_generator:
-        load_generator_weights(generator, config.init_generator)
+    if config.init_generator:  # of the run's scale: check_config saw to it
+        _quietly(generator.load_weights, rundir.generator_file(config.init_generator))
     if config.stage == "pretrain":
         compile_generator(
             generator,
@@ -141,14 +165,30 @@ def require_vgg_weights(path):
         raise UserError(str(error)) from None
 
 
-def load_generator_weights(generator, path):
-    source = rundir.generator_file(path)
+def check_generator_scale(source, scale, hint="start from a generator of the same scale"):
+    """A ``UserError`` naming both scales unless the generator saved in ``source`` is x``scale``.
+
+    Loading the weights of another scale fails anyway, but in Keras's words ("A total of 1
+    objects could not be loaded ... the shape of the target variable"), which do not say why.
+    """
+    model = _quietly(lambda file: keras.models.load_model(file, compile=False), source)
+    saved = describe(model)
+    if saved.scale != scale:
+        legacy = " (saved before generators recorded their scale)" if saved.legacy else ""
+        raise UserError(
+            f"{source} is an x{saved.scale} generator{legacy}; this run trains x{scale} "
+            f"(--scale {scale}): {hint}"
+        )
+
+
+def _quietly(load, source):
+    """``load(source)`` with Keras's warnings silenced and its errors made one line."""
     try:
         with warnings.catch_warnings():
             # A file of another network makes Keras warn once per layer it skips (185 lines
             # for a small model) before it raises: the one line below says it all.
             warnings.simplefilter("ignore")
-            generator.load_weights(source)
+            return load(source)
     except Exception as error:  # Keras raises ValueError, OSError, zip errors... for bad files
         reason = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
         raise UserError(f"cannot load generator weights from {source}: {reason}") from None

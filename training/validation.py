@@ -1,17 +1,18 @@
 """Validation during training: the generator on held-out pairs, scored as the papers score.
 
-PSNR-Y and SSIM-Y with a 4-pixel shave (``evaluation.metrics``), and RGB PSNR as the student
-report gave it; in the GAN stage LPIPS as well (``evaluation.perceptual``: AlexNet, RGB, the
-same shave), the score a GAN checkpoint is chosen by. The SR images come back too, for the
-sample grids.
+PSNR-Y and SSIM-Y with the papers' border shave, the scale (4 pixels at x4;
+``data.conventions.shave_border``) as the generator itself says it (``models.description``),
+and RGB PSNR as the student report gave it; in the GAN stage LPIPS as well
+(``evaluation.perceptual``: AlexNet, RGB, the same shave), the score a GAN checkpoint is chosen
+by. The SR images come back too, for the sample grids.
 """
 
 import numpy as np
 
-from data.conventions import output_to_uint8, to_model_input
+from data.conventions import output_to_uint8, shave_border, to_model_input
 from evaluation.metrics import psnr, ssim
 from evaluation.perceptual import lpips_score
-from training.config import SCALE
+from models.description import describe
 
 
 def predict(generator, batch):
@@ -34,17 +35,19 @@ def super_resolve(generator, lr_images):
 
 
 def validate(generator, triples, *, lpips_weights=None):
-    """Mean PSNR-Y / SSIM-Y (4-pixel shave, as the paper) and RGB PSNR, with the SR images.
+    """Mean PSNR-Y / SSIM-Y (shaving the generator's scale, as the papers) and RGB PSNR, with
+    the SR images.
 
     ``lpips_weights`` (a verified file, ``evaluation.perceptual.require_lpips_weights``) adds
     the mean LPIPS; pretraining leaves it out, as it costs time and says little there.
     """
+    border = shave_border(describe(generator).scale)
     srs = super_resolve(generator, [lr for _, lr, _ in triples])
     rows = [
         (
-            psnr(hr, sr, crop_border=SCALE, y_channel=True),
-            ssim(hr, sr, crop_border=SCALE, y_channel=True),
-            psnr(hr, sr, crop_border=SCALE, y_channel=False),
+            psnr(hr, sr, crop_border=border, y_channel=True),
+            ssim(hr, sr, crop_border=border, y_channel=True),
+            psnr(hr, sr, crop_border=border, y_channel=False),
         )
         for (_, _, hr), sr in zip(triples, srs, strict=True)
     ]
@@ -52,7 +55,7 @@ def validate(generator, triples, *, lpips_weights=None):
     metrics = {"psnr_y": psnr_y, "ssim_y": ssim_y, "psnr_rgb": psnr_rgb}
     if lpips_weights is not None:
         distances = [
-            lpips_score(hr, sr, crop_border=SCALE, weights=lpips_weights)
+            lpips_score(hr, sr, crop_border=border, weights=lpips_weights)
             for (_, _, hr), sr in zip(triples, srs, strict=True)
         ]
         metrics["lpips"] = float(np.mean(distances))
