@@ -39,8 +39,11 @@ def build_parser():
     )
     arg(
         "--weights",
-        help="a generator .keras file, a training run folder, or srgan/srresnet "
-        "(default: the shipped srgan weights, or srresnet while srgan does not ship)",
+        help="a generator .keras file, a training run folder, or the name of a file in "
+        "weights/. srgan (the default): sharp invented texture, for clean photos; srresnet: "
+        "the most faithful, smooth where detail is missing; real: for blurred, noisy or "
+        "JPEG-compressed photos (phone pictures, images from the web), once it ships. "
+        "Without it: srgan, or srresnet while srgan does not ship",
     )
     arg(
         "--tile",

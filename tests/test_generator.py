@@ -25,6 +25,23 @@ def test_full_size_parameter_counts(upsample, activation, total):
     assert non_trainable_count(generator) == 4_224  # 33 BatchNorms x 64 x (mean, variance)
 
 
+# One x2 stage fewer (x2) or more (x8): a pixel-shuffle stage is a 3x3 conv 64 -> 256 and a
+# 64-slope PReLU (147,776 parameters), a resize stage a 3x3 conv 64 -> 64 and a PReLU (36,992).
+@pytest.mark.parametrize(
+    ("scale", "upsample", "total"),
+    [
+        (2, "pixelshuffle", 1_554_883 - 147_776),
+        (8, "pixelshuffle", 1_554_883 + 147_776),
+        (2, "upsampling", 1_333_315 - 36_992),
+        (8, "upsampling", 1_333_315 + 36_992),
+    ],
+)
+def test_full_size_parameter_counts_at_other_scales(scale, upsample, total):
+    generator = build_generator(scale=scale, upsample=upsample)
+    assert generator.count_params() == total
+    assert non_trainable_count(generator) == 4_224
+
+
 @pytest.mark.parametrize("upsample", ["pixelshuffle", "upsampling"])
 def test_any_input_size_comes_out_four_times_larger_in_tanh_range(upsample):
     generator = build_generator(blocks=1, upsample=upsample)
