@@ -49,7 +49,7 @@ def test_only_the_scales_the_code_builds_are_accepted(bad):
 def test_a_generator_without_a_spec_reads_as_the_x4_it_was():
     """Files saved before the spec existed: every one of them was x4."""
     described = build_generator(blocks=3, upsample="upsampling")
-    legacy = _without_spec(described)
+    legacy = without_spec(described)
     found = describe(legacy)
     assert found.legacy and found.scale == 4
     assert (found.upsample, found.blocks, found.upsample_activation) == ("upsampling", 3, "prelu")
@@ -60,7 +60,7 @@ def test_a_generator_without_a_spec_reads_as_the_x4_it_was():
     assert with_description(rebuilt) is rebuilt
 
 
-def _without_spec(generator):
+def without_spec(generator):
     """``generator`` with its spec replaced by a plain identity, as files were before it."""
 
     def clone(layer):

@@ -14,8 +14,8 @@ import pytest
 
 from models.description import describe
 from models.generator import build_generator
-from models.layers import GeneratorSpec
 from runtime import rundir
+from tests.test_description import without_spec
 from tests.test_loop import assert_same_final_state, read_csv_rows, read_history, tiny_config
 from tests.test_train_cli import one_error_line, run_main, tiny_args
 from training.loop import Interrupted, train
@@ -144,7 +144,7 @@ def test_a_config_json_without_a_scale_is_an_x4_run_and_resumes_as_one(
     del values["scale"]
     (run / rundir.CONFIG).write_text(json.dumps(values))
     checkpoint = rundir.latest_checkpoint(run) / rundir.GENERATOR
-    old = _without_spec(keras.models.load_model(checkpoint))
+    old = without_spec(keras.models.load_model(checkpoint))
     assert describe(old).legacy
     old.save(checkpoint)
     assert run_main(["--resume", str(run), "--epochs", "2", "--no-progress"]) == 0
@@ -156,7 +156,7 @@ def test_a_config_json_without_a_scale_is_an_x4_run_and_resumes_as_one(
 def test_an_x4_init_generator_into_an_x2_run_is_one_line(photo_folder, tmp_path, capsys, legacy):
     x4 = build_generator(blocks=1)
     if legacy:  # saved before generators recorded their scale: read as the x4 it was
-        x4 = _without_spec(x4)
+        x4 = without_spec(x4)
     x4.save(tmp_path / "x4.keras")
     argv = scale_args(photo_folder, tmp_path, 2, tmp_path / "run")
     assert run_main([*argv, "--init-generator", str(tmp_path / "x4.keras")]) == 2
@@ -191,14 +191,42 @@ def test_an_init_generator_of_the_runs_scale_is_where_training_starts(photo_fold
         )
 
 
-def _without_spec(generator):
-    """``generator`` as files were before the spec: an identity in its place, same weights."""
+def test_init_across_scales_takes_the_layers_both_scales_have(photo_folder, tmp_path, capsys):
+    """An x2 run from an x4 generator (EDSR's way to a new scale): head, body, the first
+    upsampling stage and the output conv come from the file; nothing else does, and the run
+    trains from there."""
+    from training.networks import build_networks
 
-    def clone(layer):
-        if isinstance(layer, GeneratorSpec):
-            return keras.layers.Identity(name=layer.name)
-        return layer.__class__.from_config(layer.get_config())
+    keras.utils.set_random_seed(7)
+    x4 = build_generator(blocks=1)
+    x4.save(tmp_path / "x4.keras")
+    config = tiny_config(
+        photo_folder,
+        tmp_path,
+        stage="pretrain",
+        scale=2,
+        init_generator=str(tmp_path / "x4.keras"),
+        init_across_scales=True,
+    )
+    generator = build_networks(config).generator
+    printed = capsys.readouterr().out
+    assert "initialised afresh: none" in printed  # x2 has no layer x4 lacks
+    for layer in generator.layers:
+        for a, b in zip(layer.weights, x4.get_layer(layer.name).weights, strict=True):
+            np.testing.assert_array_equal(
+                keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b), err_msg=a.path
+            )
+    assert describe(generator).scale == 2
 
-    legacy = keras.models.clone_model(generator, clone_function=clone)
-    legacy.set_weights(generator.get_weights())
-    return legacy
+    # the other way: x8 from x4 leaves the third stage as initialised, and says so
+    config.scale, config.hr_size = 8, 32
+    generator = build_networks(config).generator
+    assert "initialised afresh: up3_conv, up3_act" in capsys.readouterr().out
+    np.testing.assert_array_equal(
+        generator.get_layer("sr").get_weights()[0], x4.get_layer("sr").get_weights()[0]
+    )
+
+    argv = scale_args(photo_folder, tmp_path, 2, tmp_path / "run")
+    argv += ["--init-generator", str(tmp_path / "x4.keras"), "--init-across-scales"]
+    assert run_main(argv) == 0
+    assert describe(keras.models.load_model(tmp_path / "run" / rundir.GENERATOR)).scale == 2

@@ -142,6 +142,13 @@ def build_parser(*, defaults=True):
     )
     arg("--label-noise", type=float, help="real labels drawn from [1 - noise, 1]")
     arg("--init-generator", help="generator .keras file or run directory to start from")
+    arg(
+        "--init-across-scales",
+        action=argparse.BooleanOptionalAction,
+        help="let --init-generator be of another scale: the layers both generators have "
+        "(head, body, the first upsampling stages, output conv) take its weights by name, the "
+        "others keep their initialisation, as EDSR starts x3 and x4 from its x2 model",
+    )
     arg("--vgg-weights", help="path of vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5")
     arg("--seed", type=int)
     arg(
@@ -154,7 +161,10 @@ def build_parser(*, defaults=True):
     arg("--keep-checkpoints", type=int)
     arg("--validation-images", type=none_or(int))
     arg("--validation-crop", type=none_or(int))
-    arg("--run-dir", help="default: runs/<time>_<stage>_<upsample>_b<blocks>_<dataset>_<preset>")
+    arg(
+        "--run-dir",
+        help="default: runs/<time>_<stage>_x<scale>_<upsample>_b<blocks>_<dataset>_<preset>",
+    )
     arg(
         "--resume",
         nargs="?",

@@ -148,6 +148,8 @@ class Config:
     grid_weight: float = 0.0  # --grid-weight (GAN stage; 0: off): MSE of sub-pixel phase means
     label_noise: float = 0.0  # --label-noise: real labels drawn from [1 - noise, 1]
     init_generator: str | None = None  # --init-generator: weights to start the GAN stage from
+    # --init-across-scales: an --init-generator of another scale gives the layers both have.
+    init_across_scales: bool = False
     vgg_weights: str | None = None  # --vgg-weights
     seed: int = 0  # --seed
     # --precision: auto | float32 | bfloat16 | float16 (models/precision.py). A run resolves

@@ -5,7 +5,8 @@ discriminator (the same at every scale: it sees HR images), the VGG feature extr
 VGG content loss) and the combined model. A generator may start from another run's weights
 (``--init-generator``), given as a ``.keras`` file, a run directory or a checkpoint folder:
 ``runtime.rundir.generator_file`` finds the generator behind such a path, and its own
-description (``models.description``) must say the run's scale.
+description (``models.description``) must say the run's scale, unless
+``--init-across-scales`` asks for the layers both scales have (``load_shared_layers``).
 """
 
 import dataclasses
@@ -96,8 +97,12 @@ def check_config(config):
                 f"--grid-weight at --scale {config.scale} compares {tile}-pixel tiles: "
                 f"--hr-size must be a multiple of {tile}, not {config.hr_size}"
             )
-    if config.init_generator:
-        check_generator_scale(rundir.generator_file(config.init_generator), config.scale)
+    if config.init_generator and not config.init_across_scales:
+        hint = (
+            "start from a generator of the same scale, or pass --init-across-scales to take "
+            "the layers both have"
+        )
+        check_generator_scale(rundir.generator_file(config.init_generator), config.scale, hint)
 
 
 def build_networks(config):
@@ -118,7 +123,16 @@ def _build_networks(config):
         upsample=config.upsample,
         upsample_activation=config.upsample_activation,
     )
-    if config.init_generator:  # of the run's scale: check_config saw to it
+    if config.init_generator and config.init_across_scales:
+        source = rundir.generator_file(config.init_generator)
+        saved = _quietly(lambda file: keras.models.load_model(file, compile=False), source)
+        taken, left = load_shared_layers(generator, saved)
+        print(
+            f"--init-across-scales: {len(taken)} layers from the x{describe(saved).scale} "
+            f"{source}; initialised afresh: {', '.join(left) or 'none'}",
+            flush=True,
+        )
+    elif config.init_generator:  # of the run's scale: check_config saw to it
         _quietly(generator.load_weights, rundir.generator_file(config.init_generator))
     if config.stage == "pretrain":
         compile_generator(
@@ -155,6 +169,31 @@ def _build_networks(config):
         ema=config.ema,
     )
     return Networks(generator, discriminator, extractor, gan)
+
+
+def load_shared_layers(generator, source):
+    """Give ``generator`` the weights of every layer ``source`` has under the same name with
+    the same shapes; (names taken, names left) of the layers with weights.
+
+    Between scales of this project's generators, that is the head, the residual body, the
+    upsampling stages both have (``up1``... keep their names) and the output conv: everything
+    but the stages one has and the other lacks. EDSR (Lim et al. 2017) starts its x3 and x4
+    training from its x2 model this way, and reaches their accuracy in a fraction of the
+    steps from scratch.
+    """
+    theirs = {layer.name: layer for layer in source.layers if layer.weights}
+    taken, left = [], []
+    for layer in generator.layers:
+        if not layer.weights:
+            continue
+        other = theirs.get(layer.name)
+        shapes = [tuple(w.shape) for w in layer.weights]
+        if other is not None and [tuple(w.shape) for w in other.weights] == shapes:
+            layer.set_weights(other.get_weights())
+            taken.append(layer.name)
+        else:
+            left.append(layer.name)
+    return taken, left
 
 
 def require_vgg_weights(path):
