@@ -234,7 +234,7 @@ def describe_perceptual(perceptual, scale=DEFAULT_SCALE) -> str:
         scores.append("NIQE (no reference, on Y)")
     if perceptual.grid:
         scores.append(
-            f"Grid ({scale}-pixel grid peaks in the spectrum, log10; HR images about -0.2)"
+            f"Grid ({scale}-pixel grid peaks in the spectrum, log10; HR photos score near 0)"
         )
     listed = f"{', '.join(scores[:-1])} and {scores[-1]}" if len(scores) > 1 else scores[0]
     return f"{listed}, same shave: lower is better"
