@@ -55,7 +55,7 @@ def _reference_lpips(a, b, arrays, spec):
     """LPIPS in float64 numpy, written from the PyTorch code: symmetric pads, floor pooling."""
 
     def features(image):
-        x = ((image * 2 - 1) - np.array(lpips.SHIFT)) / np.array(lpips.SCALE)
+        x = ((image * 2 - 1) - np.array(lpips.SHIFT)) / np.array(lpips.CHANNEL_SCALE)
         taps, convs = [], 0
         for op in spec.features:
             if op == "tap":
