@@ -73,11 +73,12 @@ def resolve_weights(value=None):
         if not path.is_file():
             raise UserError(f"no {value} weights ship yet ({path} is missing); pass --weights PATH")
         return path
-    shipped = {name: path for name, path, _ in shipped_generators()}
-    if str(value) in shipped:  # srresnet_x2, srgan_x4, ...: a file in weights/ by its name
-        return shipped[str(value)]
+    by_name = WEIGHTS_DIR / f"{value}.keras"
+    if Path(str(value)).name == str(value) and by_name.is_file():  # srresnet_x2: weights/ by name
+        return by_name
     path = Path(value)
     if not path.exists():
+        shipped = sorted(file.stem for file in WEIGHTS_DIR.glob("*.keras"))
         names = ", ".join(dict.fromkeys([*named, *shipped]))
         raise UserError(
             f"{path}: no such file (--weights takes a .keras file, a run folder or {names})"

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import keras
+
 from data import conventions
 from models.layers import GeneratorSpec, PixelShuffle
 
@@ -63,8 +65,8 @@ def describe(model) -> Description:
 def _legacy_description(layers) -> Description:
     names = {layer.name: layer for layer in layers}
     shuffles = any(isinstance(layer, PixelShuffle) for layer in layers)
-    act = names.get("up1_act")
-    activation = "leaky_relu" if act is not None and "LeakyReLU" in type(act).__name__ else "prelu"
+    leaky = isinstance(names.get("up1_act"), keras.layers.LeakyReLU)
+    activation = "leaky_relu" if leaky else "prelu"
     blocks = sum(1 for name in names if name.startswith("res") and name.endswith("_add"))
     return Description(
         scale=conventions.DEFAULT_SCALE,

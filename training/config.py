@@ -297,9 +297,10 @@ def validate(config, *, check_paths=True):
         raise UserError(f"unknown upsample {config.upsample!r}; choose pixelshuffle or upsampling")
     if config.upsample_activation not in ("prelu", "leaky_relu"):
         raise UserError(f"unknown upsample activation {config.upsample_activation!r}")
-    if config.scale not in conventions.SCALES:
-        choices = ", ".join(map(str, conventions.SCALES))
-        raise UserError(f"--scale must be one of {choices}, not {config.scale!r}")
+    try:
+        conventions.check_scale(config.scale)
+    except ValueError as error:
+        raise UserError(f"--{error}") from None
     if config.hr_size % config.scale:
         raise UserError(
             f"--hr-size {config.hr_size} is not a multiple of --scale {config.scale}: "
