@@ -14,6 +14,7 @@ warm (what each further image of that size costs in a folder), each the mean ove
     python benchmarks/upscale_benchmark.py --pad-sweep   # seams against tile_pad
     python benchmarks/upscale_benchmark.py --compare-precisions 3  # float32 vs bfloat16
     python benchmarks/upscale_benchmark.py --precision bfloat16    # the cases in bf16
+    python benchmarks/upscale_benchmark.py --profile 256 --upsample upsampling  # the other tail
 
 Beside MP/s it prints the rate in GFLOP/s (the saved network's convolutions counted by
 ``models/cost.py``, tiling's recomputed margins included) and its share of the CPU's peak for
@@ -96,7 +97,7 @@ def cpu_time():
     return usage.ru_utime + usage.ru_stime
 
 
-def child(size, tile, tile_pad, runs, precision="float32"):
+def child(size, tile, tile_pad, runs, precision="float32", upsample="pixelshuffle"):
     """One case in this process: JSON on stdout."""
     import keras
 
@@ -107,7 +108,7 @@ def child(size, tile, tile_pad, runs, precision="float32"):
 
     keras.utils.set_random_seed(0)
     precision = choose_precision(precision)
-    float32 = build_generator()
+    float32 = build_generator(upsample=upsample)
     cost = flops_per_input_pixel(float32)
     generator = in_precision(float32, precision)
     image = test_image(size)
@@ -145,10 +146,10 @@ def child(size, tile, tile_pad, runs, precision="float32"):
     )
 
 
-def run_case(case, tile_pad, runs, precision="float32"):
+def run_case(case, tile_pad, runs, precision="float32", upsample="pixelshuffle"):
     size, tile = case.split(":")
     command = [sys.executable, __file__, "--child", size, tile, "--runs", str(runs)]
-    command += ["--precision", precision]
+    command += ["--precision", precision, "--upsample", upsample]
     if tile_pad is not None:
         command += ["--tile-pad", str(tile_pad)]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
@@ -358,10 +359,11 @@ def compare_precisions(size, rounds, precisions, runs=3):
         )
 
 
-def profile(size, precision, runs=3):
+def profile(size, precision, runs=3, upsample="pixelshuffle"):
     """Where an untiled run's time goes: the fused body, then each layer of the tail (the
     polyphase form ``inference.split`` runs), then the rest of ``tiling.upscale`` (input
-    scaling, the float-to-levels rounding, copies). Warm medians of ``runs`` calls each."""
+    scaling, the float-to-levels rounding, copies), and the generator as saved for the
+    comparison. Warm medians of ``runs`` calls each."""
     import keras
 
     from inference import tiling
@@ -372,7 +374,7 @@ def profile(size, precision, runs=3):
 
     precision = choose_precision(precision)
     keras.utils.set_random_seed(0)
-    float32 = build_generator()
+    float32 = build_generator(upsample=upsample)
     cost = flops_per_input_pixel(float32)
     generator = in_precision(float32, precision)
     split = split_generator(generator, 4)
@@ -398,8 +400,12 @@ def profile(size, precision, runs=3):
         tensor = np.asarray(model.predict_on_batch(inputs))
     whole = median_ms(lambda: split.whole.predict_on_batch(lr))
     full = median_ms(lambda: tiling.upscale(image, generator, tile=0))
+    as_saved = median_ms(lambda: generator.predict_on_batch(lr))
     peak = vector_peak(precision).gflops
-    print(f"CPU: {describe_cpu()}; {precision}; {size}x{size} untiled, warm medians of {runs}")
+    print(
+        f"CPU: {describe_cpu()}; {precision}; {upsample} generator; {size}x{size} untiled, "
+        f"warm medians of {runs}"
+    )
     print(f"{'part':>28} {'ms':>8} {'share':>6} {'GFLOP/s':>8} {'% peak':>6}")
     body_ms = parts[0][1]
     tail_ms = sum(ms for _, ms in parts[1:])
@@ -411,6 +417,7 @@ def profile(size, precision, runs=3):
         ("tail, layer by layer", tail_ms, cost.tail),
         ("body + tail in one model", whole, cost.total),
         ("tiling.upscale, all of it", full, cost.total),
+        ("the generator as saved", as_saved, cost.total),
     ):
         gflops = flops * pixels / ms / 1e6
         print(f"{name:>28} {ms:8.1f} {ms / full:6.1%} {gflops:8.1f} {gflops / peak:6.1%}")
@@ -493,23 +500,36 @@ def main():
         default=["float32", "bfloat16"],
         help="for --compare-precisions (default: float32 bfloat16)",
     )
+    parser.add_argument(
+        "--upsample",
+        choices=["pixelshuffle", "upsampling"],
+        default="pixelshuffle",
+        help="the generator's upsampler (default: %(default)s, the shipped generators')",
+    )
     parser.add_argument("--child", nargs=2, metavar=("SIZE", "TILE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(int(args.child[0]), args.child[1], args.tile_pad, args.runs, args.precision)
+        child(
+            int(args.child[0]),
+            args.child[1],
+            args.tile_pad,
+            args.runs,
+            args.precision,
+            args.upsample,
+        )
     elif args.compare_precisions:
         compare_precisions(256, args.compare_precisions, args.precisions)
     elif args.side_by_side:
         side_by_side(args.side_by_side, args.tile_pad)
     elif args.profile:
-        profile(args.profile, args.precision)
+        profile(args.profile, args.precision, upsample=args.upsample)
     elif args.pad_sweep:
         pad_sweep(128, 32, (8, 12, 16, 20, 24, 32, 40), seeds=(0, 1))
     else:
         merged = {}
         for round_ in range(args.rounds):
             for case in args.cases:
-                result = run_case(case, args.tile_pad, args.runs, args.precision)
+                result = run_case(case, args.tile_pad, args.runs, args.precision, args.upsample)
                 print(f"round {round_ + 1}: done {case}", file=sys.stderr, flush=True)
                 if case not in merged:
                     merged[case] = result

@@ -4,7 +4,8 @@
 and the two joined again for untiled runs, use the generator's last upsampling step (of one,
 two or three: x2, x4 or x8) in the exactly equivalent polyphase form of ``models.subpixel``
 (1.6-1.7x faster than the layers as saved), with the conv before it run one shuffle phase at a
-time (the tail's memory per pixel halves, 11.9 to 6.2 KB at x4), and a body whose batch norms
+time (the tail's memory per pixel halves, 11.9 to 6.2 KB at x4; a nearest-neighbour upsampler's
+last resize and conv run the same way), and a body whose batch norms
 are folded into the convs before them (``models.fused``). A generator whose layers are not
 ones we can reason about is not split, and is tiled whole.
 """

@@ -17,6 +17,15 @@ the polyphase conv one shuffle phase (64 of the 256 maps) at a time and sums the
 results. Measured on the 16-block generator with 2 CPU cores: the untiled 256x256 run peaks at
 1.29 GB instead of 1.71, and the tail is a few per cent faster within noise.
 
+A generator that upsamples with nearest-neighbour resizing then a conv (``--upsample
+upsampling``) gets the same rewrite: ``conv(nearest(x))`` is itself a conv on ``x`` whose outputs
+are the shuffle's phases (``NearestConvPhases``, the taps that read the same copied pixel
+summed), so its last stage becomes ``PhaseGroups`` too. Left as saved, its output conv (9x9, 64
+maps to 3) runs at 4x, where oneDNN's convolution for NHWC tensors is an im2col and a GEMM with
+3 columns: about 1 GFLOP/s on an AVX2 CPU (2 cores, AMD EPYC Zen 3) against about 40 for the
+polyphase 5x5 conv to 12 maps at 2x (``python benchmarks/upscale_benchmark.py --profile 256
+--weights <an upsampling generator>`` prints both).
+
 The rewritten layers read the trained layers' own variables at every call, so they stay right
 while a generator trains; nothing here is saved or trained, and the saved generators keep
 their published architecture and parameter count. Each part computes in the dtype of the
@@ -87,6 +96,62 @@ def phase_kernel(kernel, scale):
     indices = phase_kernel_indices(kernel_size, channels, filters, scale)
     padded = ops.concatenate([ops.reshape(kernel, (-1,)), ops.zeros((1,), kernel.dtype)])
     return ops.take(padded, indices)
+
+
+@functools.cache
+def nearest_phase_matrix(kernel_size, scale):
+    """Which original taps each polyphase tap of ``conv(nearest(x))`` sums, as a 0/1 matrix.
+
+    Shape ``(p * p * scale * scale, k * k)``, rows ordered ``(qy, qx, a, b)``: output phase
+    ``(a, b)`` at offset ``(qy, qx)`` in input pixels. Along one axis, high-resolution row
+    ``scale * y + a + d`` (tap ``d`` in ``[-r, r]``) is a copy of input row
+    ``y + (a + d) // scale``, so tap ``d`` lands at offset ``q = (a + d) // scale``, and the
+    taps of a phase that land on the same ``q`` read the same pixel: their weights add up.
+    """
+    radius = kernel_size // 2
+    reach = max(math.ceil(radius / scale), (scale - 1 + radius) // scale)
+    size = 2 * reach + 1
+    matrix = np.zeros((size, size, scale, scale, kernel_size, kernel_size), np.float32)
+    for a in range(scale):
+        for b in range(scale):
+            for dy in range(-radius, radius + 1):
+                for dx in range(-radius, radius + 1):
+                    qy, qx = (a + dy) // scale, (b + dx) // scale
+                    matrix[qy + reach, qx + reach, a, b, dy + radius, dx + radius] = 1.0
+    return matrix.reshape(size * size * scale * scale, kernel_size * kernel_size)
+
+
+class NearestConvPhases:
+    """``conv(nearest(x, scale))`` seen as a conv on ``x`` with ``scale**2`` times the filters.
+
+    Output channel ``(a * scale + b) * filters + f`` is filter ``f`` at phase ``(a, b)``, the
+    order ``depth_to_space`` reads, so ``PhaseGroups`` takes it where it takes a conv before a
+    pixel shuffle. Not a layer: a view of ``conv``'s variables that ``PhaseGroups`` reads at
+    every call, as it reads a conv's own.
+    """
+
+    def __init__(self, conv, scale):
+        self.conv = conv
+        self.scale = scale
+        self.filters = conv.filters * scale * scale
+        self.use_bias = conv.use_bias
+        self.compute_dtype = conv.compute_dtype
+
+    @property
+    def kernel(self):
+        kernel = self.conv.kernel
+        size, _, channels, filters = tuple(kernel.shape)
+        matrix = nearest_phase_matrix(size, self.scale)
+        taps = ops.reshape(kernel, (size * size, channels * filters))
+        phased = ops.matmul(ops.convert_to_tensor(matrix, kernel.dtype), taps)
+        side = math.isqrt(matrix.shape[0] // (self.scale * self.scale))
+        phased = ops.reshape(phased, (side, side, self.scale * self.scale, channels, filters))
+        phased = ops.transpose(phased, (0, 1, 3, 2, 4))
+        return ops.reshape(phased, (side, side, channels, self.filters))
+
+    @property
+    def bias(self):
+        return ops.tile(self.conv.bias, (self.scale * self.scale,))
 
 
 class PhasePReLU(keras.layers.Layer):
@@ -177,10 +242,11 @@ def rewrite_chain(chain):
     """``chain`` (layers applied in turn) with a trailing shuffle-elementwise-conv rewritten.
 
     Returns a new list of callables computing the same function, or ``chain`` itself when its
-    end does not have that form (a nearest-neighbour upsampler, batch norm after the shuffle,
-    a strided or dilated conv). When a plain conv without activation feeds the shuffle (as in
-    SRResNet), it joins the rewrite as ``PhaseGroups``; otherwise the shuffle's input is taken
-    as it comes, with ``PhasePReLU`` and ``PhaseConv``.
+    end does not have that form (batch norm after the shuffle, a strided or dilated conv).
+    When a plain conv without activation feeds the shuffle (as in SRResNet), it joins the
+    rewrite as ``PhaseGroups``; otherwise the shuffle's input is taken as it comes, with
+    ``PhasePReLU`` and ``PhaseConv``. A nearest-neighbour upsampling followed by such a conv
+    stands for the shuffle and its conv (``NearestConvPhases``).
     """
     chain = list(chain)
     if not chain or not _plain_conv(chain[-1]):
@@ -188,10 +254,24 @@ def rewrite_chain(chain):
     position = len(chain) - 2
     while position >= 0 and _elementwise(chain[position]):
         position -= 1
-    if position < 0 or not isinstance(chain[position], PixelShuffle):
+    if position < 0:
+        return chain
+    elementwise = chain[position + 1 : -1]
+    if position > 0 and _nearest(chain[position - 1]) and _linear_plain_conv(chain[position]):
+        scale = chain[position - 1].size[0]
+        return [
+            *chain[: position - 1],
+            PhaseGroups(
+                NearestConvPhases(chain[position], scale),
+                elementwise,
+                chain[-1],
+                scale,
+                dtype=chain[-1].dtype_policy,
+            ),
+        ]
+    if not isinstance(chain[position], PixelShuffle):
         return chain
     scale = chain[position].scale
-    elementwise = chain[position + 1 : -1]
     if position > 0 and _groupable_conv(chain[position - 1], scale):
         return [
             *chain[: position - 1],
@@ -233,11 +313,25 @@ def same_size_conv(layer):
     )
 
 
+def _linear_plain_conv(layer):
+    return _plain_conv(layer) and layer.activation is keras.activations.linear
+
+
 def _plain_conv(layer):
     return (
         same_size_conv(layer)
         and layer.kernel_size[0] == layer.kernel_size[1]
         and layer.kernel_size[0] % 2 == 1
+    )
+
+
+def _nearest(layer):
+    """A nearest-neighbour UpSampling2D by the same whole factor along both axes."""
+    return (
+        type(layer) is keras.layers.UpSampling2D
+        and layer.interpolation == "nearest"
+        and layer.size[0] == layer.size[1]
+        and layer.data_format == "channels_last"
     )
 
 

@@ -10,6 +10,7 @@ from models.subpixel import (
     PhaseConv,
     PhaseGroups,
     PhasePReLU,
+    nearest_phase_matrix,
     phase_kernel_indices,
     rewrite_chain,
 )
@@ -151,10 +152,70 @@ def test_chains_it_cannot_rewrite_are_left_alone(middle):
     assert rewrite_chain(layers) == layers
 
 
-def test_upsampling_generator_is_left_alone():
+@pytest.mark.parametrize(
+    ("scale", "kernel_size", "out_kernel", "activation", "use_bias"),
+    [(2, 3, 9, "prelu", True), (2, 5, 3, "leaky", False), (3, 3, 5, None, True)],
+)
+def test_nearest_upsampling_and_its_conv_compute_the_same_function_in_phases(
+    scale, kernel_size, out_kernel, activation, use_bias
+):
+    """nearest -> conv -> elementwise -> conv runs as PhaseGroups, with the same outputs."""
+    middle = {
+        "prelu": [keras.layers.PReLU(shared_axes=[1, 2])],
+        "leaky": [keras.layers.LeakyReLU(negative_slope=0.2)],
+        None: [],
+    }[activation]
+    layers = [
+        keras.layers.UpSampling2D(scale, interpolation="nearest"),
+        keras.layers.Conv2D(6, kernel_size, padding="same", use_bias=use_bias),
+        *middle,
+        keras.layers.Conv2D(3, out_kernel, padding="same", activation="tanh"),
+    ]
+    built_chain(layers, 4)
+    random_weights(layers, seed=kernel_size + scale)
+    rewritten = rewrite_chain(layers)
+    assert len(rewritten) == 1 and isinstance(rewritten[0], PhaseGroups)
+    # Odd sizes and a batch: the borders are where a wrong offset or padding would show.
+    inputs = np.random.default_rng(4).normal(size=(2, 7, 11, 4)).astype("float32")
+    expected = run(layers, inputs)
+    assert expected.shape == (2, 7 * scale, 11 * scale, 3)
+    np.testing.assert_allclose(run(rewritten, inputs), expected, atol=2e-5)
+
+
+@pytest.mark.parametrize(("kernel_size", "scale"), [(3, 2), (5, 2), (9, 2), (3, 3), (1, 4)])
+def test_every_tap_lands_once_in_each_nearest_phase(kernel_size, scale):
+    matrix = nearest_phase_matrix(kernel_size, scale)
+    taps = kernel_size * kernel_size
+    assert set(np.unique(matrix)) <= {0.0, 1.0}
+    phases = matrix.reshape(-1, scale * scale, taps)  # (offsets, phases, taps)
+    np.testing.assert_array_equal(phases.sum(axis=0), np.ones((scale * scale, taps)))
+
+
+def test_upsampling_generator_tail_is_rewritten_and_computes_the_same():
     generator = build_generator(blocks=1, upsample="upsampling")
-    chain = generator.layers[-4:]
-    assert rewrite_chain(chain) == chain
+    tail = [layer for layer in generator.layers if layer.name.startswith(("up", "sr"))]
+    random_weights(tail, seed=11)
+    rewritten = rewrite_chain(tail)
+    assert isinstance(rewritten[-1], PhaseGroups)
+    assert rewritten[:-1] == tail[:-4]  # up2_resize, up2_conv, up2_act and sr are replaced
+    inputs = np.random.default_rng(5).normal(size=(1, 6, 9, 64)).astype("float32")
+    expected = run(tail, inputs)
+    assert expected.std() > 0.3  # not saturated: a misplaced tap would change it by ~0.1
+    # 64 maps of random weights make sums of hundreds of terms: float32 rounding, in another
+    # order, reaches 1e-4 before the tanh.
+    np.testing.assert_allclose(run(rewritten, inputs), expected, atol=3e-4)
+
+
+def test_nearest_upsampling_before_a_conv_with_an_activation_is_left_alone():
+    layers = [
+        keras.layers.UpSampling2D(2, interpolation="nearest"),
+        keras.layers.Conv2D(6, 3, padding="same", activation="relu"),
+        keras.layers.Conv2D(3, 3, padding="same"),
+    ]
+    assert rewrite_chain(layers) == layers
+    bilinear = [keras.layers.UpSampling2D(2, interpolation="bilinear"), *layers[1:]]
+    bilinear[1] = keras.layers.Conv2D(6, 3, padding="same")
+    assert rewrite_chain(bilinear) == bilinear
 
 
 def test_strided_or_even_kernels_are_left_alone():

@@ -65,6 +65,21 @@ def test_untiled_result_is_the_generators_own(tiny):
     assert max_diff(tiling.upscale(image, tiny, tile=0), expected) <= 1
 
 
+def test_an_upsampling_generator_runs_in_phases_tiled_and_untiled_as_its_own():
+    """The nearest-neighbour tail runs as models.subpixel's PhaseGroups: same output, no seams."""
+    from models.subpixel import PhaseGroups
+
+    keras.utils.set_random_seed(3)
+    generator = build_generator(blocks=1, upsample="upsampling")
+    assert isinstance(split_generator(generator, 4).whole.chain[-1], PhaseGroups)
+    image = noise((29, 41, 3), seed=7)
+    direct = generator.predict_on_batch(image[None].astype("float32") / 255.0)[0]
+    expected = np.clip(np.rint((np.asarray(direct) + 1.0) * 127.5), 0, 255)
+    untiled = tiling.upscale(image, generator, tile=0)
+    assert max_diff(untiled, expected) <= 1
+    assert max_diff(tiling.upscale(image, generator, tile=11), untiled) <= 1
+
+
 def test_too_little_context_shows_seams(tiny):
     """The control for the test above: it would see a seam if there were one."""
     image = noise((37, 53, 3), seed=3)
