@@ -179,6 +179,47 @@ def prelu_select(prelu, inputs, copies=1):
     return ops.where(inputs > 0, inputs, alpha * inputs)
 
 
+def row_kernel(kernel):
+    """``kernel`` (k, k, C, F) as a 1 x k conv to ``k * F`` maps: map ``dy * F + f`` is row ``dy``.
+
+    With ``sum_rows`` after it, the same products and sums as the k x k conv, in another
+    order. The output conv has few filters (12 in the polyphase form), and oneDNN convolves
+    NHWC tensors by im2col and a GEMM: a k x k conv copies k * k * C values per pixel for
+    2 * F multiply-adds each, which leaves it memory-bound (22 GFLOP/s, 14% of the peak, for
+    5x5 from 64 maps to 12 on 2 AVX2 cores: ``benchmarks/conv_benchmark.py``). The row conv
+    copies k times fewer values for k times more filters.
+    """
+    size, _, channels, filters = tuple(kernel.shape)
+    rows = ops.transpose(kernel, (1, 2, 0, 3))  # (dx, C, dy, F)
+    return ops.reshape(rows, (1, size, channels, size * filters))
+
+
+def sum_rows(rows, size):
+    """The column half of a 'same' ``size x size`` conv whose row half ``row_kernel`` made.
+
+    Output row ``y`` adds map group ``dy`` of row ``y + dy - size // 2`` (zeros beyond the
+    border, as the 'same' padding has them).
+    """
+    radius = size // 2
+    filters = rows.shape[-1] // size
+    padded = ops.pad(rows, [[0, 0], [radius, radius], [0, 0], [0, 0]])
+    total = None
+    for dy in range(size):
+        end = dy - (size - 1) or None  # the output keeps the input's height
+        part = padded[:, dy:end, :, dy * filters : (dy + 1) * filters]
+        total = part if total is None else total + part
+    return total
+
+
+def narrow_conv(inputs, kernel):
+    """``ops.conv(inputs, kernel, padding="same")`` for a square odd kernel with few filters,
+    as a row conv and a sum of shifted rows (``row_kernel``)."""
+    size = kernel.shape[0]
+    if size == 1:
+        return ops.conv(inputs, kernel, padding="same")
+    return sum_rows(ops.conv(inputs, row_kernel(kernel), padding="same"), size)
+
+
 class PhaseConv(keras.layers.Layer):
     """``conv(shuffle(x))`` computed as ``shuffle(phase_conv(x))``, with ``conv``'s weights."""
 
@@ -189,7 +230,7 @@ class PhaseConv(keras.layers.Layer):
 
     def call(self, inputs):
         copies = self.scale * self.scale
-        outputs = ops.conv(inputs, phase_kernel(self.conv.kernel, self.scale), padding="same")
+        outputs = narrow_conv(inputs, phase_kernel(self.conv.kernel, self.scale))
         if self.conv.use_bias:
             outputs = outputs + ops.tile(self.conv.bias, (copies,))
         outputs = ops.depth_to_space(outputs, self.scale)
@@ -223,6 +264,9 @@ class PhaseGroups(keras.layers.Layer):
         inputs = ops.cast(inputs, low)
         kernel, width = ops.cast(self.conv.kernel, low), self.conv.filters // copies
         out_kernel = ops.cast(phase_kernel(self.out_conv.kernel, self.scale), high)
+        size = out_kernel.shape[0]
+        # The output conv as a row conv per group, its column sums once for all groups.
+        out_rows = row_kernel(out_kernel) if size > 1 else out_kernel
         total = None
         for group in range(copies):
             maps = slice(group * width, (group + 1) * width)
@@ -231,8 +275,10 @@ class PhaseGroups(keras.layers.Layer):
                 x = x + ops.cast(self.conv.bias[maps], low)
             for layer in self.elementwise:
                 x = layer(x) if isinstance(layer, _PLAIN_ELEMENTWISE) else prelu_select(layer, x)
-            part = ops.conv(ops.cast(x, high), out_kernel[:, :, maps, :], padding="same")
+            part = ops.conv(ops.cast(x, high), out_rows[:, :, maps, :], padding="same")
             total = part if total is None else total + part
+        if size > 1:
+            total = sum_rows(total, size)
         if self.out_conv.use_bias:
             total = total + ops.tile(ops.cast(self.out_conv.bias, high), (copies,))
         return self.out_conv.activation(ops.depth_to_space(total, self.scale))

@@ -10,6 +10,7 @@ from models.subpixel import (
     PhaseConv,
     PhaseGroups,
     PhasePReLU,
+    narrow_conv,
     nearest_phase_matrix,
     phase_kernel_indices,
     rewrite_chain,
@@ -234,3 +235,16 @@ def test_generator_tail_is_rewritten_with_phase_layers():
     rewritten = rewrite_chain(tail)
     assert isinstance(rewritten[-1], PhaseGroups)
     assert rewritten[:-1] == tail[:-4]  # up2_conv, up2_shuffle, up2_act and sr are replaced
+
+
+@pytest.mark.parametrize(("size", "filters"), [(1, 12), (3, 3), (5, 12), (9, 3)])
+def test_narrow_conv_is_the_same_conv_in_rows(size, filters):
+    rng = np.random.default_rng(size)
+    inputs = rng.normal(size=(2, 9, 13, 6)).astype("float32")  # odd sides, smaller than 9
+    kernel = rng.normal(size=(size, size, 6, filters)).astype("float32")
+    expected = keras.ops.conv(inputs, kernel, padding="same")
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(narrow_conv(inputs, kernel)),
+        keras.ops.convert_to_numpy(expected),
+        atol=2e-4,
+    )
