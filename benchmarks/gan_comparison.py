@@ -39,14 +39,14 @@ ESRGAN_LOSS = ["--content-loss", "vgg54-prerelu", "--pixel-weight", "1e-2"]
 # name -> (what it tests, train.py flags beyond the shared ones), in the order they train.
 # Each changes one thing from `today` (esrgan: ESRGAN's three changes of the loss together).
 RECIPES = {
-    "today": ("paper loss (VGG54 + 1e-3 BCE) + LR consistency 10: the shipped SRGAN's", TODAY),
-    # 30: the content loss's gradient along the grid direction measured on the shipped SRGAN's
+    "today": ("paper loss (VGG54 + 1e-3 BCE) + LR consistency 10: the first SRGANs'", TODAY),
+    # 30: the content loss's gradient along the grid direction measured on today's SRGAN's
     # output is about half the grid term's at weight 1, so 30 outweighs it many times over.
     "grid": ("today + sub-pixel phase penalty (--grid-weight 30)", [*TODAY, "--grid-weight", "30"]),
     # At step 500 weight 30 had lowered Set5's Grid from today's 1.76 to 1.24 (raw weights),
     # with better PSNR-Y and LPIPS too, but not to a photo's level: ten times the weight.
     "grid300": (
-        "today + a ten times stronger phase penalty (--grid-weight 300)",
+        "today + a ten times stronger phase penalty (--grid-weight 300): the shipped SRGAN's",
         [*TODAY, "--grid-weight", "300"],
     ),
     "ragan": ("today with ESRGAN's relativistic average adversarial loss", RAGAN),

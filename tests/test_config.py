@@ -161,6 +161,7 @@ def test_the_real_world_preset_degrades_both_stages_and_keeps_the_papers_network
         assert config.ema == 0.999 and config.schedule == "cosine"
     assert (pretrain.pixel_loss, pretrain.learning_rate) == ("l1", 2e-4)
     assert (gan.content_loss, gan.adversarial, gan.consistency_weight) == ("vgg54", "bce", 10.0)
+    assert gan.grid_weight == 300.0 and pretrain.grid_weight == 0.0  # the shipped SRGAN's loss
 
 
 def test_the_scale_is_the_papers_unless_asked_and_decides_the_lr_size():
