@@ -10,6 +10,7 @@ first predict would.
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 from runtime import rundir
@@ -111,6 +112,12 @@ def load_generator(path, precision="float32"):
         raise UserError(f"{path}: not a file")
     if path.suffix.lower() not in (".keras", ".h5"):  # Keras would call it "not found"
         raise UserError(f"{path}: not a Keras model file (a generator is saved as .keras)")
+    if path.suffix.lower() == ".keras" and not zipfile.is_zipfile(path):
+        # Keras reports "File not found" for a .keras file that is no zip archive.
+        raise UserError(
+            f"{path}: not a loadable Keras model (not a zip archive, which a .keras file is: "
+            "truncated, or another format renamed)"
+        )
     try:
         model = keras.models.load_model(path, compile=False)
     except Exception as error:  # zip, JSON, HDF5 and deserialisation errors all end here

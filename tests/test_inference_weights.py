@@ -57,7 +57,7 @@ def test_load_generator_errors_are_one_line(tmp_path):
     assert_one_line_user_error(lambda: weights.load_generator(corrupt), "not a loadable")
     text = tmp_path / "text.keras"
     text.write_text("hello")
-    assert_one_line_user_error(lambda: weights.load_generator(text), "not a loadable")
+    assert_one_line_user_error(lambda: weights.load_generator(text), "not a zip archive")
     notes = tmp_path / "notes.txt"
     notes.write_text("hello")
     assert_one_line_user_error(lambda: weights.load_generator(notes), "not a Keras model file")
