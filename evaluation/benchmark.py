@@ -120,12 +120,23 @@ def split_model_spec(text: str) -> tuple[str | None, Path]:
     return None, Path(text).expanduser()
 
 
+def checkpoint_label(run_name: str, step: int, raw: bool = False) -> str:
+    """A checkpoint's name in tables: ``<run>-step<N>``, ``-raw`` for its raw weights."""
+    return f"{run_name}-step{step}" + ("-raw" if raw else "")
+
+
 def default_name(path: Path) -> str:
     """A run is named by its folder, a checkpoint by run and step, a loose file by its stem.
 
-    ``generator.keras`` says nothing, so its folder names it instead.
+    ``generator.keras`` says nothing, so its folder names it instead; a checkpoint's raw
+    weights (``generator_raw.keras``) are ``<run>-step<N>-raw``, as ``--report-checkpoints``
+    names them, so two checkpoints' raw weights in one table are told apart.
     """
     path = Path(path)
+    if path.is_file() and path.name == rundir.RAW_GENERATOR:
+        step = rundir.checkpoint_step(path.resolve().parent)
+        if step is not None:
+            return checkpoint_label(path.resolve().parent.parent.parent.name, step, raw=True)
     if path.is_file() and path.stem == Path(rundir.GENERATOR).stem:
         path = path.parent
     elif path.is_file():
@@ -133,7 +144,7 @@ def default_name(path: Path) -> str:
     path = path.resolve()
     step = rundir.checkpoint_step(path)
     if step is not None:
-        return f"{path.parent.parent.name}-step{step}"
+        return checkpoint_label(path.parent.parent.name, step)
     return path.name
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from evaluation.benchmark import Dataset, evaluate, load_method
+from evaluation.benchmark import Dataset, checkpoint_label, evaluate, load_method
 from runtime import rundir
 from runtime.errors import UserError
 
@@ -137,9 +137,10 @@ def score_checkpoints(
     for run in runs:
         for _epoch, step, folder in checkpoints_of(run):
             raw = folder / rundir.RAW_GENERATOR
-            candidates = [(folder, f"{run.name}-step{step}", "ema" if raw.is_file() else None)]
+            label = checkpoint_label(run.name, step)
+            candidates = [(folder, label, "ema" if raw.is_file() else None)]
             if raw.is_file():
-                candidates.append((raw, f"{run.name}-step{step}-raw", "raw"))
+                candidates.append((raw, checkpoint_label(run.name, step, raw=True), "raw"))
             for path, name, weights in candidates:
                 method = load_method(path, name, precision)
                 methods.append(method)

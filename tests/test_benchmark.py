@@ -116,6 +116,8 @@ def test_model_specs_and_default_names(tmp_path):
     checkpoint = run / "checkpoints" / "step_0000120"
     checkpoint.mkdir(parents=True)
     (checkpoint / "generator.keras").write_bytes(b"")
+    (checkpoint / "generator_raw.keras").write_bytes(b"")
+    (tmp_path / "generator_raw.keras").write_bytes(b"")
     (run / "generator.keras").write_bytes(b"")
     (tmp_path / "srgan.keras").write_bytes(b"")
     assert split_model_spec("best=runs/x") == ("best", Path("runs/x"))
@@ -124,6 +126,8 @@ def test_model_specs_and_default_names(tmp_path):
     assert default_name(run / "generator.keras") == "my_run"
     assert default_name(checkpoint) == "my_run-step120"
     assert default_name(checkpoint / "generator.keras") == "my_run-step120"
+    assert default_name(checkpoint / "generator_raw.keras") == "my_run-step120-raw"
+    assert default_name(tmp_path / "generator_raw.keras") == "generator_raw"  # not a checkpoint's
     assert default_name(tmp_path / "srgan.keras") == "srgan"
     assert safe_filename("a/b c") == "a_b_c"
 
