@@ -14,8 +14,10 @@ scale, x 1e-6):
 - the Grid measure itself.
 
 If the trained penalty sits at the PSNR model's level while the coherent part and Grid stay
-above it, the penalty is spent on texture the GAN invents where HR has other texture, and a
-remaining grid needs more weight on its coherent part, not more of the same term.
+above it, the penalty is spent on texture the GAN invents where HR has other texture. For an
+offset the same in every tile the per-tile term pulls exactly as a whole-image term would (a
+phase mean over the image is the mean of the tiles'), so what would lower the remaining grid
+is more weight, not another tile size.
 
     python benchmarks/grid_penalty.py weights/srresnet_x4.keras weights/srgan_x4.keras \
         runs/<gan run>/checkpoints/step_N/generator_raw.keras \

@@ -133,18 +133,17 @@ def default_name(path: Path) -> str:
     names them, so two checkpoints' raw weights in one table are told apart.
     """
     path = Path(path)
-    if path.is_file() and path.name == rundir.RAW_GENERATOR:
-        step = rundir.checkpoint_step(path.resolve().parent)
-        if step is not None:
-            return checkpoint_label(path.resolve().parent.parent.parent.name, step, raw=True)
-    if path.is_file() and path.stem == Path(rundir.GENERATOR).stem:
+    raw = path.is_file() and path.name == rundir.RAW_GENERATOR
+    if raw and rundir.checkpoint_step(path.resolve().parent) is None:
+        return path.stem  # raw weights outside a checkpoint: a loose file
+    if raw or (path.is_file() and path.stem == Path(rundir.GENERATOR).stem):
         path = path.parent
     elif path.is_file():
         return path.stem
     path = path.resolve()
     step = rundir.checkpoint_step(path)
     if step is not None:
-        return checkpoint_label(path.parent.parent.name, step)
+        return checkpoint_label(path.parent.parent.name, step, raw=raw)
     return path.name
 
 
