@@ -92,6 +92,8 @@ def run(main, argv=None, *, needs_keras=True, one_op_at_a_time=False):
             return call_with_closed_stdout_tolerated(main, argv)
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
+        if error.end_at_once:
+            end_at_once(2)
         return 2
     except OSError as error:
         if error.errno not in DISK_ERRORS:
@@ -150,9 +152,14 @@ def exit_with(code):
     ``sys.exit``'s full clean-up.
     """
     if code == stop.EXIT_CODE:
-        for stream in (sys.stdout, sys.stderr):
-            # A closed or broken pipe: nothing left to save.
-            with contextlib.suppress(OSError, ValueError):
-                stream.flush()
-        os._exit(code)
+        end_at_once(code)
     sys.exit(code)
+
+
+def end_at_once(code):
+    """Flush the standard streams and end the process with ``code``, skipping teardown."""
+    for stream in (sys.stdout, sys.stderr):
+        # A closed or broken pipe: nothing left to save.
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)

@@ -8,4 +8,10 @@ traceback.
 
 
 class UserError(Exception):
-    """A problem with the user's input or environment, explained in one line."""
+    """A problem with the user's input or environment, explained in one line.
+
+    ``end_at_once``: after this error the process ends without the interpreter's teardown (see
+    ``runtime.cli.end_at_once``), for errors after which that teardown is itself broken.
+    """
+
+    end_at_once = False

@@ -114,6 +114,30 @@ def test_after_a_stop_the_process_ends_without_teardown_but_with_its_output(code
     assert ("teardown ran" in result.stderr) == teardown
 
 
+@pytest.mark.parametrize("at_once", [True, False])
+def test_an_error_that_ends_at_once_skips_teardown_after_its_line(at_once):
+    """A lost worker's teardown printed a traceback under the one line (CI, stop 41)."""
+    script = (
+        "import atexit, sys\n"
+        "from runtime import cli\n"
+        "from runtime.errors import UserError\n"
+        "atexit.register(lambda: print('teardown ran', file=sys.stderr))\n"
+        "class Lost(UserError):\n"
+        f"    end_at_once = {at_once}\n"
+        "def main(argv):\n"
+        "    print('step 2 saved', end='')\n"
+        "    raise Lost('the cluster broke')\n"
+        "cli.exit_with(cli.run(main, [], needs_keras=False))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert result.stdout == "step 2 saved"
+    assert result.stderr.startswith("error: the cluster broke\n")
+    assert ("teardown ran" in result.stderr) != at_once
+
+
 @pytest.mark.parametrize(
     "command",
     [

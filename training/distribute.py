@@ -53,7 +53,15 @@ KERAS_FIX_PROVEN = ("3.15.1",)
 
 
 class WorkerLost(UserError):
-    """A collective op failed: another worker died, stopped or cannot be reached."""
+    """A collective op failed: another worker died, stopped or cannot be reached.
+
+    The process then ends at once after its one line: the interpreter's teardown of
+    TensorFlow's collective runtime, with a peer gone, printed a ``multiprocessing`` pool's
+    "Bad file descriptor" traceback under it (seen once in CI's kill-a-worker test). The run's
+    logs are closed and its checkpoints written before the error reaches the CLI.
+    """
+
+    end_at_once = True
 
 
 def cluster_from_tf_config(text):
