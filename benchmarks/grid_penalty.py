@@ -11,7 +11,13 @@ scale, x 1e-6):
 - SR's and HR's own phase-deviation power per tile (what a tile's texture puts there);
 - the coherent part: the same MSE with one tile for the whole image (its largest square crop),
   the grid that is the same everywhere, which is what the Grid measure's peaks are made of;
-- the Grid measure itself.
+- the Grid measure itself;
+- the grid's amplitude, the RMS of the luma's locally periodic part in grey levels
+  (``evaluation.grid.grid_amplitude``): below one level an 8-bit image cannot show it;
+- the Grid measure of the image less that part (``without_grid``): what a notch at the grid
+  frequencies would leave of the peaks.
+
+HR's own amplitude and Grid come first: a photo's detail has some power at those frequencies.
 
 If the trained penalty sits at the PSNR model's level while the coherent part and Grid stay
 above it, the penalty is spent on texture the GAN invents where HR has other texture. For an
@@ -81,33 +87,47 @@ def parse_args(argv=None):
 
 def main(argv=None):
     from evaluation.benchmark import load_method, load_test_image, resolve_datasets, super_resolve
-    from evaluation.grid import grid_score
+    from evaluation.grid import grid_amplitude, grid_score, without_grid
     from runtime.cli import import_keras_quietly
 
     args = parse_args(argv)
     datasets = resolve_datasets(args.datasets, args.data_dir)
     import_keras_quietly()
     methods = [load_method(path) for path in args.generators]
-    rows = {}  # (generator, dataset) -> per-image [penalty, sr, hr, coherent, grid]
+
+    def seen(image, period):
+        return [
+            grid_score(image, period=period, crop_border=period),
+            grid_amplitude(image, period=period, crop_border=period),
+            grid_score(without_grid(image, period=period), period=period, crop_border=period),
+        ]
+
+    rows = {}  # (generator, dataset) -> per-image [penalty, sr, hr, coherent, grid, amp, notched]
     for dataset in datasets:
         for image in dataset.images:
             pair = load_test_image(dataset.name, image, dataset.scale)
+            rows.setdefault(("HR", dataset.name), []).append(
+                [np.nan] * 4 + seen(pair.hr, pair.scale)
+            )
             for method in methods:
                 sr = super_resolve(method, pair.lr)
                 terms = grid_terms(pair.hr, sr, method.scale)
-                grid = grid_score(sr, period=method.scale, crop_border=method.scale)
-                figures = [terms[field] / UNIT for field in FIELDS] + [grid]
+                figures = [terms[field] / UNIT for field in FIELDS] + seen(sr, method.scale)
                 rows.setdefault((method.name, dataset.name), []).append(figures)
     print(describe_cpu())
-    print("Phase-deviation MSEs on the generator's [-1, 1] scale, x 1e-6; Grid as evaluate.py")
-    print("| generator | dataset | penalty | SR power | HR power | coherent | Grid |")
-    print("|---|---|---|---|---|---|---|")
+    print("Phase-deviation MSEs on the generator's [-1, 1] scale, x 1e-6; Grid as evaluate.py;")
+    print("amplitude: RMS grey levels of the luma's grid part; notched: Grid without that part")
+    columns = ["image", "dataset", "penalty", "SR power", "HR power", "coherent", "Grid"]
+    columns += ["amplitude", "notched"]
+    print(f"| {' | '.join(columns)} |")
+    print("|---" * len(columns) + "|")
     for (name, dataset), figures in rows.items():
-        penalty, sr_power, hr_power, coherent, grid = np.nanmean(np.array(figures), axis=0)
-        print(
-            f"| {name} | {dataset} | {penalty:.1f} | {sr_power:.1f} | {hr_power:.1f} "
-            f"| {coherent:.2f} | {grid:.2f} |"
-        )
+        values = np.array(figures, dtype=float)
+        means = [np.nanmean(column) if np.isfinite(column).any() else np.nan for column in values.T]
+        cells = [f"{value:.1f}" for value in means[:3]] + [f"{means[3]:.2f}"]
+        cells = ["-" if "nan" in cell else cell for cell in cells]  # HR: no penalty
+        cells += [f"{value:.2f}" for value in means[4:]]
+        print(f"| {name} | {dataset} | {' | '.join(cells)} |")
     return 0
 
 

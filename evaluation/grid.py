@@ -68,3 +68,53 @@ def grid_score(image, *, period=DEFAULT_SCALE, crop_border=0) -> float:
     if np.all(np.isnan(peaks)):
         return math.nan
     return float(np.nanmean(peaks))
+
+
+# The grid as a pattern rather than a score: what a generator adds with the period, locally.
+# Its high-pass part first (a Gaussian of sigma period / 2 keeps 0.7% of the lowest grid
+# frequency, 1 / period, and leaves ramps exactly), then each phase's mean of it over a
+# Gaussian window of WINDOW_CELLS cells of period x period pixels (16 pixels at x4: the
+# ``--grid-weight`` tile), minus the mean over phases. A notch of that width at the grid
+# frequencies: it finds a grid whose strength drifts across the image as texture does, and
+# leaves a photo's own detail there nearly alone.
+WINDOW_CELLS = 4.0
+
+
+def grid_component(image, *, period=DEFAULT_SCALE, window=WINDOW_CELLS) -> np.ndarray:
+    """The locally periodic part of ``image`` (grey or RGB, any dtype), float32, per channel,
+    in the image's own levels; zero in the rows and columns past a multiple of ``period``."""
+    import cv2
+
+    pixels = np.asarray(image, np.float32)
+    height, width = (side - side % period for side in pixels.shape[:2])
+    component = np.zeros_like(pixels)
+    if min(height, width) < period:
+        return component
+    cropped = pixels[:height, :width]
+    high = cropped - cv2.GaussianBlur(cropped, (0, 0), period / 2).reshape(cropped.shape)
+    phases = {
+        (row, column): cv2.GaussianBlur(
+            np.ascontiguousarray(high[row::period, column::period]), (0, 0), window
+        ).reshape(high[row::period, column::period].shape)
+        for row in range(period)
+        for column in range(period)
+    }
+    mean = np.mean(list(phases.values()), axis=0)
+    for (row, column), local in phases.items():
+        component[row:height:period, column:width:period] = local - mean
+    return component
+
+
+def without_grid(image, *, period=DEFAULT_SCALE, window=WINDOW_CELLS) -> np.ndarray:
+    """``image`` (uint8) less its ``grid_component``: what a generator without its grid would
+    show, if the notch took nothing else."""
+    component = grid_component(image, period=period, window=window)
+    return np.clip(np.rint(np.asarray(image, np.float32) - component), 0, 255).astype(np.uint8)
+
+
+def grid_amplitude(image, *, period=DEFAULT_SCALE, crop_border=0) -> float:
+    """The RMS of the luma's ``grid_component`` in grey levels, after the shave: how strong a
+    grid is to the eye (below one level of an 8-bit image it cannot be seen), where
+    ``grid_score`` says how far it stands above the spectrum around it."""
+    luma = rgb_to_y(shave(np.asarray(image), crop_border))
+    return float(np.sqrt(np.mean(grid_component(luma, period=period) ** 2)))

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from skimage import data
 
-from evaluation.grid import grid_peaks, grid_score
+from data.conventions import rgb_to_y
+from evaluation.grid import grid_amplitude, grid_component, grid_peaks, grid_score, without_grid
 
 
 def with_pattern(photo, period, amplitude, seed=0):
@@ -61,3 +62,49 @@ def test_the_period_is_the_generators_scale(scale):
     # Another scale's grid is not this one's: a 3-pixel pattern leaves it where it was.
     other = grid_score(with_pattern(photo, 3, 3.0), period=scale, crop_border=scale)
     assert abs(other - own) < 0.2
+
+
+def test_the_grid_component_is_the_pattern_added_and_not_the_photo():
+    photo = data.chelsea()
+    gridded = with_pattern(photo, 4, 3.0)
+    added = gridded.astype(np.float32) - photo
+    found = grid_component(gridded)
+    inner = (slice(16, -16), slice(16, -16))  # the window's reach from the borders
+    error = found[inner] - added[inner]
+    assert np.sqrt(np.mean(error**2)) < 0.35 * np.sqrt(np.mean(added[inner] ** 2))
+    # The photo's own detail at the grid frequencies: a fraction of a level.
+    assert grid_amplitude(photo, crop_border=4) < 0.5
+    assert grid_amplitude(gridded, crop_border=4) > 2.0
+
+
+def test_a_ramp_and_a_flat_image_have_no_grid_component():
+    ramp = np.tile(np.linspace(0, 250, 256, dtype=np.float32), (64, 1))
+    # Away from the borders, whose mirroring bends the ramp, as far as the window reaches.
+    assert np.abs(grid_component(ramp)[:, 64:-64]).max() < 1e-3
+    flat = np.full((40, 44, 3), 77, np.uint8)
+    assert np.abs(grid_component(flat)).max() < 1e-4
+
+
+def test_without_its_grid_a_gridded_photo_scores_as_the_photo():
+    photo = data.chelsea()
+    gridded = with_pattern(photo, 4, 3.0)
+    cleaned = without_grid(gridded)
+    assert cleaned.shape == gridded.shape and cleaned.dtype == np.uint8
+    own = grid_score(photo, crop_border=4)
+    assert grid_score(gridded, crop_border=4) > own + 1.5
+    # No peak left; the notch also takes the photo's own detail at the grid frequencies, so
+    # the cleaned image may score below the photo.
+    assert grid_score(cleaned, crop_border=4) < own + 0.2
+    # and what it takes from the photo itself is a fraction of a level
+    assert np.abs(without_grid(photo).astype(int) - photo).mean() < 0.5
+
+
+@pytest.mark.parametrize("scale", [2, 8])
+def test_the_grid_component_at_other_periods(scale):
+    photo = data.chelsea()
+    gridded = with_pattern(photo, scale, 3.0)
+    added = rgb_to_y(gridded) - rgb_to_y(photo)
+    expected = np.sqrt(np.mean(added[scale:-scale, scale:-scale] ** 2))
+    found = grid_amplitude(gridded, period=scale, crop_border=scale)
+    assert found == pytest.approx(expected, rel=0.25)
+    assert grid_amplitude(photo, period=scale, crop_border=scale) < 0.5 * expected

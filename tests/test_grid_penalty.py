@@ -39,3 +39,19 @@ def test_texture_that_differs_from_hr_costs_the_penalty_but_not_the_coherent_par
     sr = np.clip(hr + invented, 0, 255).astype(np.uint8)
     terms = grid_terms(hr, sr)
     assert terms["coherent"] < terms["penalty"] / 20
+
+
+def test_the_table_has_hr_first_then_each_generator(photo_folder, tmp_path, capsys):
+    from benchmarks.grid_penalty import main
+    from models.generator import build_generator
+
+    path = tmp_path / "tiny.keras"
+    build_generator(blocks=1).save(path)
+    assert main([str(path), "--datasets", str(photo_folder)]) == 0
+    rows = [line.split("|")[1:-1] for line in capsys.readouterr().out.splitlines()]
+    rows = [[cell.strip() for cell in row] for row in rows if len(row) == 9]
+    assert rows[0][-2:] == ["amplitude", "notched"]
+    hr, tiny = rows[2], rows[3]
+    assert hr[:2] == ["HR", photo_folder.name] and hr[2:6] == ["-"] * 4
+    assert tiny[0] == "tiny" and all(float(cell) == float(cell) for cell in tiny[2:])
+    assert float(tiny[7]) >= 0 and float(hr[7]) >= 0  # amplitudes, in grey levels
