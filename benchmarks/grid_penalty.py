@@ -14,8 +14,9 @@ scale, x 1e-6):
 - the Grid measure itself;
 - the grid's amplitude, the RMS of the luma's locally periodic part in grey levels
   (``evaluation.grid.grid_amplitude``): below one level an 8-bit image cannot show it;
-- the Grid measure of the image less that part (``without_grid``): what a notch at the grid
-  frequencies would leave of the peaks.
+- the Grid measure of the image less that part, rounded back to 8 bits (``without_grid``):
+  what a notch at the grid frequencies would leave of the peaks; a grid under half a grey
+  level survives it, since rounding puts such pixels back as they were.
 
 HR's own amplitude and Grid come first: a photo's detail has some power at those frequencies.
 

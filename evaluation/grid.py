@@ -106,8 +106,9 @@ def grid_component(image, *, period=DEFAULT_SCALE, window=WINDOW_CELLS) -> np.nd
 
 
 def without_grid(image, *, period=DEFAULT_SCALE, window=WINDOW_CELLS) -> np.ndarray:
-    """``image`` (uint8) less its ``grid_component``: what a generator without its grid would
-    show, if the notch took nothing else."""
+    """``image`` (uint8) less its ``grid_component``, rounded back to uint8: what a generator
+    without its grid would show, if the notch took nothing else. Where the component is under
+    half a grey level, rounding leaves the pixel as it was: a grid that faint survives."""
     component = grid_component(image, period=period, window=window)
     return np.clip(np.rint(np.asarray(image, np.float32) - component), 0, 255).astype(np.uint8)
 
