@@ -93,6 +93,15 @@ def test_bad_flag_value(capsys):
     assert "multiple of 16" in one_error_line(capsys)
 
 
+def test_help_shows_real_defaults_and_not_none_for_the_presets_values():
+    from training.arguments import build_parser
+
+    text = " ".join(build_parser().format_help().split())
+    assert "(default: None)" not in text
+    assert "(default: report)" in text  # --preset's own default
+    assert "--coherent-grid-weight" in text
+
+
 def test_resume_of_a_missing_run(tmp_path, capsys):
     assert run_main(["--resume", str(tmp_path / "nothing")]) == 2
     assert "nothing to resume" in one_error_line(capsys)

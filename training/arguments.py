@@ -31,12 +31,22 @@ def none_or(kind):
     return parse
 
 
+class PresetDefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each flag's default, except None: such a flag takes the preset's value (its help
+    says which), and "(default: None)" after "(default 0)" would contradict it."""
+
+    def _get_help_string(self, action):
+        if action.default is None:
+            return action.help
+        return super()._get_help_string(action)
+
+
 def build_parser(*, defaults=True):
     """train.py's flags. ``defaults=False`` gives every flag the default ``argparse.SUPPRESS``,
     so that ``parse_args`` returns only the flags given (see ``given_flags``)."""
     parser = argparse.ArgumentParser(
         description="Train SRGAN (Ledig et al. 2017) for 2x, 4x or 8x super-resolution.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=PresetDefaultsFormatter,
     )
 
     def arg(*names, **options):
@@ -139,6 +149,13 @@ def build_parser(*, defaults=True):
         help="gan stage: add this weight times the MSE of the sub-pixel phase means (period "
         "--scale) of G(LR) and HR per tile of 4 x --scale pixels, a penalty on the "
         "pixel-shuffle grid (default 0)",
+    )
+    arg(
+        "--coherent-grid-weight",
+        type=float,
+        help="gan stage: the same with one tile for the whole HR crop, a penalty on the part "
+        "of the grid that keeps its phase across the crop, which texture unlike HR's does not "
+        "press on (default 0)",
     )
     arg("--label-noise", type=float, help="real labels drawn from [1 - noise, 1]")
     arg("--init-generator", help="generator .keras file or run directory to start from")
