@@ -160,6 +160,7 @@ def build_gan(
     consistency_weight=0.0,
     pixel_weight=0.0,
     grid_weight=0.0,
+    coherent_grid_weight=0.0,
     ema=None,
 ):
     """The combined model, compiled, with the discriminator frozen inside it.
@@ -175,7 +176,12 @@ def build_gan(
     - ``pixel``: G(LR) against HR, L1 (ESRGAN's pixel term, 1e-2 there);
     - ``grid``: the sub-pixel phase deviations of G(LR) against HR's, MSE
       (``models.layers.phase_deviations``, period the scale, tile ``grid_tile(scale)``), a
-      penalty on the pixel-shuffle grid alone.
+      penalty on the pixel-shuffle grid alone;
+    - ``coherent_grid``: the same with one tile for the whole HR crop: the part of the grid
+      that keeps its phase across the crop, which is what the Grid measure's peaks are made
+      of. Texture that differs from HR's averages out over the crop's tiles (36 at HR 96,
+      x4), so this term can take far more weight than ``grid`` without pressing on texture
+      (``benchmarks/grid_penalty.py`` prints both parts for any generator).
 
     With ``adversarial="ragan"`` the model takes ``[lr, hr]`` and its adversarial output is D's
     logits on HR then on G(LR) (``relativistic_bce``). ``gan_inputs`` and ``gan_targets`` build
@@ -209,6 +215,7 @@ def build_gan(
         (consistency_weight, "mse", lambda name: keras.layers.AveragePooling2D(scale, name=name)),
         (pixel_weight, "mean_absolute_error", lambda name: keras.layers.Identity(name=name)),
         (grid_weight, "mse", lambda name: PhaseDeviations(scale, tile, name=name)),
+        (coherent_grid_weight, "mse", lambda name: PhaseDeviations(scale, hr_size, name=name)),
     )
     for (weight, loss, layer), name in zip(extras, EXTRA_OUTPUTS, strict=True):
         if weight > 0:  # named: gan_targets and the logs go by the output's name
@@ -222,7 +229,7 @@ def build_gan(
 
 
 # The extra terms' output names, in the order build_gan adds them.
-EXTRA_OUTPUTS = ("consistency", "pixel", "grid")
+EXTRA_OUTPUTS = ("consistency", "pixel", "grid", "coherent_grid")
 
 # The grid term's tile, in LR pixels: 4 (16 HR pixels at x4), small enough that a grid whose
 # sign follows the texture is caught, large enough (16 pixels a phase) that the term is no
@@ -273,6 +280,7 @@ def gan_targets(gan, hr, content_target):
         "consistency": lambda: pooled_like_consistency(hr, _consistency_pool(gan)),
         "pixel": lambda: hr,
         "grid": lambda: grid_target(hr, gan.get_layer("grid")),
+        "coherent_grid": lambda: grid_target(hr, gan.get_layer("coherent_grid")),
     }
     return [targets[name]() for name in gan.output_names]
 

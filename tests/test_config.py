@@ -122,7 +122,7 @@ def test_the_consistency_weight_is_the_gan_stages_and_not_negative():
         resolve_config("paper", "pretrain", {"consistency_weight": 1.0})
 
 
-@pytest.mark.parametrize("name", ["pixel_weight", "grid_weight"])
+@pytest.mark.parametrize("name", ["pixel_weight", "grid_weight", "coherent_grid_weight"])
 def test_the_new_loss_weights_are_the_gan_stages_and_not_negative_or_nan(name):
     flag = name.replace("_", "-")
     assert getattr(resolve_config("paper", "gan"), name) == 0.0  # off: the paper's loss

@@ -148,3 +148,26 @@ def test_the_grid_term_refuses_an_hr_size_its_tiles_do_not_divide():
     assert len(build_gan(generator, discriminator).outputs) == 2  # no grid term: any size
     with pytest.raises(ValueError, match=r"32-pixel tiles \(x8\) do not divide the HR size 48"):
         build_gan(generator, discriminator, grid_weight=1.0)
+
+
+def test_the_coherent_grid_term_is_the_grid_term_with_one_tile_for_the_crop():
+    """Its output is the phase deviations of the whole HR crop; a grid the same in every tile
+    gives it the grid term's per-tile deviations, texture that differs per tile averages out."""
+    import keras
+
+    from models.discriminator import build_discriminator
+    from models.gan import gan_targets
+    from models.generator import build_generator
+
+    keras.utils.set_random_seed(0)
+    generator = build_generator(blocks=1)
+    discriminator = compile_discriminator(build_discriminator(32))
+    gan = build_gan(generator, discriminator, grid_weight=1.0, coherent_grid_weight=5.0)
+    assert gan.output_names == ["content", "adversarial", "grid", "coherent_grid"]
+    lr = np.random.default_rng(1).uniform(size=(2, 8, 8, 3)).astype("float32")
+    content, _, grid, coherent = gan.predict_on_batch(lr)
+    assert coherent.shape == (2, 1, 4, 1, 4, 3) and grid.shape == (2, 2, 4, 2, 4, 3)
+    # The crop's phase means are the mean of its tiles' (equal tiles, each minus its mean).
+    np.testing.assert_allclose(coherent[:, 0, :, 0], grid.mean(axis=(1, 3)), atol=1e-6)
+    targets = gan_targets(gan, content, content)
+    np.testing.assert_allclose(targets[3], coherent, atol=1e-6)

@@ -107,7 +107,12 @@ def test_same_with_the_consistency_term_whose_weight_enters_the_total():
 
 
 @pytest.mark.parametrize(
-    ("weights", "term"), [({"pixel_weight": 0.5}, "g_pixel"), ({"grid_weight": 3.0}, "g_grid")]
+    ("weights", "term"),
+    [
+        ({"pixel_weight": 0.5}, "g_pixel"),
+        ({"grid_weight": 3.0}, "g_grid"),
+        ({"coherent_grid_weight": 30.0}, "g_coherent_grid"),
+    ],
 )
 def test_same_with_each_extra_term_whose_weight_enters_the_total(weights, term):
     losses = assert_d_learns_and_is_frozen_in_g_step(tiny_networks(**weights))
@@ -294,7 +299,7 @@ def assert_same_final_state(run_a, run_b, models=("generator",)):
 def test_a_resumed_run_with_every_new_gan_option_equals_an_uninterrupted_one(
     photo_folder, tmp_path, vgg_weights
 ):
-    """The relativistic GAN, VGG54 before the ReLU, the L1 pixel and the grid terms at once:
+    """The relativistic GAN, VGG54 before the ReLU, the L1 pixel and both grid terms at once:
     interrupted mid-epoch and resumed, the same weights, optimiser states and losses."""
     options = {
         "adversarial": "ragan",
@@ -302,13 +307,14 @@ def test_a_resumed_run_with_every_new_gan_option_equals_an_uninterrupted_one(
         "vgg_weights": str(vgg_weights),
         "pixel_weight": 0.5,
         "grid_weight": 3.0,
+        "coherent_grid_weight": 30.0,
         "consistency_weight": 1.0,
     }
     config = tiny_config(photo_folder, tmp_path, **options)
     straight, resumed = straight_and_resumed(config, tmp_path)
     assert_same_final_state(straight.run_dir, resumed.run_dir, ("generator", "discriminator"))
     history = read_history(resumed.run_dir)
-    assert {"g_pixel", "g_grid", "g_consistency"} <= set(history[0])
+    assert {"g_pixel", "g_grid", "g_coherent_grid", "g_consistency"} <= set(history[0])
     assert [r["g_total"] for r in history] == [r["g_total"] for r in read_history(straight.run_dir)]
 
 

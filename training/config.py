@@ -151,6 +151,8 @@ class Config:
     consistency_weight: float = 0.0
     pixel_weight: float = 0.0  # --pixel-weight (GAN stage; 0: off): L1 of G(LR) and HR
     grid_weight: float = 0.0  # --grid-weight (GAN stage; 0: off): MSE of sub-pixel phase means
+    # --coherent-grid-weight (GAN stage; 0: off): the same, one tile for the whole HR crop.
+    coherent_grid_weight: float = 0.0
     label_noise: float = 0.0  # --label-noise: real labels drawn from [1 - noise, 1]
     init_generator: str | None = None  # --init-generator: weights to start the GAN stage from
     # --init-across-scales: an --init-generator of another scale gives the layers both have.
@@ -282,7 +284,7 @@ def validate(config, *, check_paths=True):
             f"unknown adversarial loss {config.adversarial!r}; "
             f"choose from {', '.join(ADVERSARIAL_LOSSES)}"
         )
-    for name in ("consistency_weight", "pixel_weight", "grid_weight"):
+    for name in ("consistency_weight", "pixel_weight", "grid_weight", "coherent_grid_weight"):
         flag, value = f"--{name.replace('_', '-')}", getattr(config, name)
         if not value >= 0:  # NaN too
             raise UserError(f"{flag} must be 0 or more; got {value}")

@@ -166,6 +166,7 @@ def _build_networks(config):
         consistency_weight=config.consistency_weight,
         pixel_weight=config.pixel_weight,
         grid_weight=config.grid_weight,
+        coherent_grid_weight=config.coherent_grid_weight,
         ema=config.ema,
     )
     return Networks(generator, discriminator, extractor, gan)
