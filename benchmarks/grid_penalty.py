@@ -24,7 +24,8 @@ If the trained penalty sits at the PSNR model's level while the coherent part an
 above it, the penalty is spent on texture the GAN invents where HR has other texture. For an
 offset the same in every tile the per-tile term pulls exactly as a whole-image term would (a
 phase mean over the image is the mean of the tiles'), so what would lower the remaining grid
-is more weight, not another tile size.
+is more weight on that part: ``--coherent-grid-weight`` (one tile for the whole crop) puts it
+there without pressing on texture, where more ``--grid-weight`` would.
 
     python benchmarks/grid_penalty.py weights/srresnet_x4.keras weights/srgan_x4.keras \
         runs/<gan run>/checkpoints/step_N/generator_raw.keras \
