@@ -66,6 +66,7 @@ def raw_name(name: str) -> str:
 
 GENERATOR = model_file("generator")
 RAW_GENERATOR = model_file(raw_name("generator"))
+DISCRIMINATOR = model_file("discriminator")
 
 
 def default_run_name(config) -> str:
@@ -153,6 +154,18 @@ def generator_file(path) -> Path:
 
     Anything else is a ``UserError`` that says what was expected.
     """
+    return saved_model_file(path, GENERATOR)
+
+
+def discriminator_file(path) -> Path:
+    """The discriminator ``.keras`` file behind a path (``train.py --init-discriminator``), by
+    ``generator_file``'s rule: a GAN-stage checkpoint, or its run's newest, holds one."""
+    return saved_model_file(path, DISCRIMINATOR)
+
+
+def saved_model_file(path, name) -> Path:
+    """The file ``name`` (``GENERATOR``, ``DISCRIMINATOR``) behind ``path``: see
+    ``generator_file``."""
     path = Path(path)
     if path.is_file():
         return path
@@ -162,13 +175,13 @@ def generator_file(path) -> Path:
         )
     if path.name == CHECKPOINTS and path.is_dir():
         path = path.parent
-    if (path / GENERATOR).is_file():
-        return path / GENERATOR
+    if (path / name).is_file():
+        return path / name
     latest = latest_checkpoint(path)
-    if latest is not None and (latest / GENERATOR).is_file():
-        return latest / GENERATOR
+    if latest is not None and (latest / name).is_file():
+        return latest / name
     raise UserError(
-        f"{path}: no {GENERATOR} in this folder nor a checkpoint (expected a .keras file or a "
+        f"{path}: no {name} in this folder nor a checkpoint (expected a .keras file or a "
         "training run directory)"
     )
 

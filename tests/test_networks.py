@@ -92,3 +92,28 @@ def test_a_resumed_cosine_run_with_ema_equals_an_uninterrupted_one(photo_folder,
     assert_same_final_state(
         straight.run_dir, resumed.run_dir, models=("generator", "generator_raw")
     )
+
+
+def test_init_discriminator_takes_d_from_a_gan_checkpoint_and_refuses_another_size(
+    photo_folder, tmp_path
+):
+    """A branch of a GAN run with another loss keeps the trained D (--init-discriminator)."""
+    from runtime.errors import UserError
+
+    source = train(tiny_config(photo_folder, tmp_path, epochs=1), run_dir=tmp_path / "a")
+    checkpoint = rundir.latest_checkpoint(source.run_dir)
+    trained = weights(load(checkpoint / rundir.DISCRIMINATOR))
+    fresh = weights(build_networks(tiny_config(photo_folder, tmp_path, seed=5)).discriminator)
+    assert any(not np.array_equal(a, b) for a, b in zip(trained, fresh, strict=True))
+    for path in (checkpoint, source.run_dir):  # a checkpoint, or its run's newest
+        branch = tiny_config(
+            photo_folder, tmp_path, seed=5, grid_weight=3.0, init_discriminator=str(path)
+        )
+        loaded = weights(build_networks(branch).discriminator)
+        for a, b in zip(trained, loaded, strict=True):
+            np.testing.assert_array_equal(a, b)
+    wrong = tiny_config(photo_folder, tmp_path, hr_size=48, init_discriminator=str(checkpoint))
+    with pytest.raises(UserError, match="cannot load discriminator weights from"):
+        build_networks(wrong)
+    with pytest.raises(UserError, match="--init-discriminator is for the gan stage"):
+        tiny_config(photo_folder, tmp_path, stage="pretrain", init_discriminator=str(checkpoint))

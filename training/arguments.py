@@ -160,6 +160,12 @@ def build_parser(*, defaults=True):
     arg("--label-noise", type=float, help="real labels drawn from [1 - noise, 1]")
     arg("--init-generator", help="generator .keras file or run directory to start from")
     arg(
+        "--init-discriminator",
+        help="gan stage: the discriminator's weights from a GAN run's checkpoint (or its run: "
+        "the newest), to branch a run with another loss without a fresh D (default: D from "
+        "scratch)",
+    )
+    arg(
         "--init-across-scales",
         action=argparse.BooleanOptionalAction,
         help="let --init-generator be of another scale: the layers both generators have "

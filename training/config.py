@@ -155,6 +155,8 @@ class Config:
     coherent_grid_weight: float = 0.0
     label_noise: float = 0.0  # --label-noise: real labels drawn from [1 - noise, 1]
     init_generator: str | None = None  # --init-generator: weights to start the GAN stage from
+    # --init-discriminator: D's weights from a GAN checkpoint (None: D starts afresh).
+    init_discriminator: str | None = None
     # --init-across-scales: an --init-generator of another scale gives the layers both have.
     init_across_scales: bool = False
     vgg_weights: str | None = None  # --vgg-weights
@@ -338,3 +340,7 @@ def validate(config, *, check_paths=True):
         raise UserError("--min-learning-rate must be in [0, --learning-rate)")
     if check_paths and config.init_generator and not Path(config.init_generator).exists():
         raise UserError(f"--init-generator: {config.init_generator} does not exist")
+    if config.init_discriminator and config.stage != "gan":
+        raise UserError("--init-discriminator is for the gan stage (pretraining has no D)")
+    if check_paths and config.init_discriminator and not Path(config.init_discriminator).exists():
+        raise UserError(f"--init-discriminator: {config.init_discriminator} does not exist")

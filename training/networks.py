@@ -151,6 +151,12 @@ def _build_networks(config):
         beta_1=config.beta_1,
         adversarial=config.adversarial,
     )
+    if config.init_discriminator:
+        _quietly(
+            discriminator.load_weights,
+            rundir.discriminator_file(config.init_discriminator),
+            "discriminator",
+        )
     extractor = None
     if config.content_loss != "mse":
         weights = require_vgg_weights(config.vgg_weights)
@@ -221,7 +227,7 @@ def check_generator_scale(source, scale, hint="start from a generator of the sam
         )
 
 
-def _quietly(load, source):
+def _quietly(load, source, what="generator"):
     """``load(source)`` with Keras's warnings silenced and its errors made one line."""
     try:
         with warnings.catch_warnings():
@@ -231,4 +237,4 @@ def _quietly(load, source):
             return load(source)
     except Exception as error:  # Keras raises ValueError, OSError, zip errors... for bad files
         reason = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
-        raise UserError(f"cannot load generator weights from {source}: {reason}") from None
+        raise UserError(f"cannot load {what} weights from {source}: {reason}") from None
