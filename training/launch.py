@@ -204,7 +204,10 @@ class Launch:
                 (index, code) for index, code in enumerate(codes) if code not in (None, 0, STOPPED)
             ]
             if failed:
-                index, code = failed[0]
+                # The cause before its consequences: a worker killed by a signal first. The
+                # others then end with one line and exit 2 within a second (WorkerLost ends
+                # at once), often before the next poll, so both can be seen dead together.
+                index, code = min(failed, key=lambda failure: (failure[1] >= 0, failure[0]))
                 self.kill_all()
                 self._stream.join(timeout=5)
                 if index:  # the chief's output is already on the screen
