@@ -158,3 +158,12 @@ def test_sigterm_is_forwarded_every_worker_stops_after_the_same_step_and_the_chi
     assert "SIGTERM: stopping after the current step" in out
     state, _ = checkpoints.read_checkpoint(rundir.latest_checkpoint(run_dir))
     assert state["step"] == len(history_steps(run_dir))  # saved where every worker stopped
+
+
+def test_the_failure_reported_is_the_killed_worker_before_those_that_followed_it():
+    from training.launch import first_failure
+
+    assert first_failure([None, None]) is None and first_failure([0, launch.STOPPED]) is None
+    assert first_failure([2, -9]) == (1, -9)  # the chief's exit 2 came of worker 1's SIGKILL
+    assert first_failure([2, None]) == (0, 2)
+    assert first_failure([3, 2]) == (0, 3)

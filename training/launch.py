@@ -200,14 +200,9 @@ class Launch:
         """Wait for the workers; kill them all as soon as one fails. Returns the exit code."""
         while True:
             codes = [process.poll() for process in self.processes]
-            failed = [
-                (index, code) for index, code in enumerate(codes) if code not in (None, 0, STOPPED)
-            ]
-            if failed:
-                # The cause before its consequences: a worker killed by a signal first. The
-                # others then end with one line and exit 2 within a second (WorkerLost ends
-                # at once), often before the next poll, so both can be seen dead together.
-                index, code = min(failed, key=lambda failure: (failure[1] >= 0, failure[0]))
+            failure = first_failure(codes)
+            if failure:
+                index, code = failure
                 self.kill_all()
                 self._stream.join(timeout=5)
                 if index:  # the chief's output is already on the screen
@@ -229,6 +224,20 @@ class Launch:
                 shutil.rmtree(self.log_dir, ignore_errors=True)
                 return 0
             time.sleep(0.2)
+
+
+def first_failure(codes):
+    """(index, exit code) of the worker whose failure to report, from the workers' codes
+    (None: still running), or None when none failed.
+
+    The cause before its consequences: a worker killed by a signal first. The others then end
+    with one line and exit 2 within a second (``WorkerLost`` ends at once), often before the
+    next poll, so the killed worker and the others can be seen dead together.
+    """
+    failed = [(index, code) for index, code in enumerate(codes) if code not in (None, 0, STOPPED)]
+    if not failed:
+        return None
+    return min(failed, key=lambda failure: (failure[1] >= 0, failure[0]))
 
 
 def build_parser():
