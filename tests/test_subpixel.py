@@ -95,6 +95,37 @@ def test_grouped_chain_computes_the_same_function(scale, kernel_size, activation
     np.testing.assert_allclose(run(rewritten, inputs), expected, atol=2e-5)
 
 
+@pytest.mark.parametrize("scale", [2, 3])
+def test_mixed_precision_groups_run_whole_and_compute_the_same_function(scale, monkeypatch):
+    """In bf16 all phases run at once, the output conv in bf16 too: the same function as the
+    generator's layers (output conv in float32), to bf16's rounding."""
+    channels, mixed = 5, "mixed_bfloat16"
+    layers = [
+        keras.layers.Conv2D(channels * scale * scale, 3, padding="same", dtype=mixed),
+        PixelShuffle(scale, dtype=mixed),
+        keras.layers.PReLU(shared_axes=[1, 2], dtype=mixed),
+        keras.layers.Conv2D(3, 9, padding="same", activation="tanh", dtype="float32"),
+    ]
+    built_chain(layers, 4)
+    random_weights(layers, seed=scale)
+    for layer in layers:  # smaller weights keep tanh off its flat ends, where errors hide
+        for weight in layer.weights:
+            weight.assign(weight * 0.25)
+    rewritten = rewrite_chain(layers)
+    assert len(rewritten) == 1 and isinstance(rewritten[0], PhaseGroups)
+    inputs = np.random.default_rng(3).normal(size=(2, 7, 11, 4)).astype("float32")
+    grouped = keras.ops.convert_to_numpy(rewritten[0].in_groups(inputs))  # output conv in f32
+    monkeypatch.setattr(PhaseGroups, "in_groups", None)  # not called below, or it would fail
+    whole = run(rewritten, inputs)
+    expected = run(layers, inputs)
+    assert whole.dtype == np.float32 and whole.shape == (2, 7 * scale, 11 * scale, 3)
+    assert np.abs(expected).mean() > 0.05 and np.abs(expected).max() < 0.99
+    for result in (whole, grouped):
+        np.testing.assert_allclose(result, expected, atol=2e-2)
+        assert np.abs(result - expected).mean() < 3e-3
+    assert not np.array_equal(whole, grouped)  # the output conv's bf16 rounding
+
+
 def test_conv_with_an_activation_before_the_shuffle_is_not_grouped():
     """Its activation would have to run on each group: left to the layers as saved."""
     layers = [
