@@ -58,7 +58,7 @@ def _find_split(generator, scale):
 
     from models.fused import fuse
     from models.layers import PixelShuffle
-    from models.subpixel import rewrite_chain
+    from models.subpixel import as_select, rewrite_chain
 
     if len(generator.inputs) != 1 or len(generator.outputs) != 1:
         return None
@@ -100,7 +100,8 @@ def _find_split(generator, scale):
     if not chain or factor != scale or tensor is generator.inputs[0]:
         return None
     body = fuse(keras.Model(generator.inputs, tensor, name=f"{generator.name}_body"))
-    return Split(body, rewrite_chain(chain[::-1]), radius, generator.name)
+    tail = [as_select(layer) for layer in rewrite_chain(chain[::-1])]
+    return Split(body, tail, radius, generator.name)
 
 
 @functools.cache

@@ -6,8 +6,9 @@ shifted bias. Run as Keras's layers, each of SRResNet's 33 batch norms costs two
 over a 64-map tensor (TensorFlow's ``x * inv + shift``); folded, they cost nothing. Measured
 on the 16-block body with oneDNN, interleaved in one process: 3% faster on a 256x256 input,
 7-11% on a 541x1000 window, whose tensors do not fit in the CPU's caches. (Running the
-body's PReLUs as selects, as ``models.subpixel`` does in the tail, was no faster within noise
-and raised the peak by 36 MB on that window, so they stay as they are.)
+body's float32 PReLUs as selects, as ``models.subpixel`` does in the tail, was no faster within
+noise and raised the peak by 36 MB on that window, so they stay as they are; under mixed
+precision they run as selects, ``models.subpixel.as_select``.)
 
 Like ``models.subpixel``, the fused layers read the trained layers' variables at every call:
 nothing is copied, saved or trained, and a generator that keeps training stays right. The
@@ -19,7 +20,7 @@ dtype policy of the layer it stands for, so a mixed-precision generator
 import keras
 from keras import ops
 
-from models.subpixel import same_size_conv
+from models.subpixel import as_select, same_size_conv
 
 
 class ConvBatchNorm(keras.layers.Layer):
@@ -75,7 +76,8 @@ def fuse(model):
     """``model`` (functional) with every conv -> batch norm pair folded into one conv.
 
     A pair folds when the conv is a plain stride-1 'same' one without activation and feeds
-    only the batch norm, which normalises channels. The clone's other layers call the
+    only the batch norm, which normalises channels. Mixed-precision PReLUs run as selects
+    (``models.subpixel.as_select``). The clone's other layers call the
     originals, so the original model's graph gains no nodes. Returns ``model`` itself when
     nothing changes.
     """
@@ -92,7 +94,7 @@ def fuse(model):
         conv = source._keras_history.operation
         if _foldable_conv(conv) and consumers[id(source)] == {layer}:
             pairs[conv] = layer
-    if not pairs:
+    if not pairs and all(as_select(layer) is layer for layer in model.layers):
         return model
     folded = set(pairs.values())
 
@@ -102,6 +104,8 @@ def fuse(model):
             return ConvBatchNorm(layer, pairs[layer], name=f"{layer.name}_bn_folded", dtype=policy)
         if layer in folded:
             return _PassThrough(name=f"{layer.name}_folded", dtype=policy)
+        if as_select(layer) is not layer:
+            return as_select(layer)
         return _Shared(layer, name=f"{layer.name}_shared", dtype=policy)
 
     return keras.models.clone_model(model, clone_function=replace)

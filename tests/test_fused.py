@@ -105,3 +105,24 @@ def test_inference_runs_the_fused_body():
     trained_looking(model, seed=11)
     body = split_generator(model, 4).body
     assert any(isinstance(layer, ConvBatchNorm) for layer in body.layers)
+
+
+def test_mixed_precision_prelus_run_as_selects_with_the_same_values():
+    """Under mixed precision each PReLU runs as one select (``models.subpixel.as_select``): the
+    same values to the bit as Keras's relu(x) - alpha * relu(-x), in bf16 too."""
+    from models.subpixel import PhasePReLU
+
+    inputs = keras.Input((None, None, 4))
+    conv = keras.layers.Conv2D(4, 3, padding="same", dtype="mixed_bfloat16")
+    prelu = keras.layers.PReLU(shared_axes=[1, 2], dtype="mixed_bfloat16")
+    model = keras.Model(inputs, prelu(conv(inputs)))
+    trained_looking(model, seed=8)
+    fused = fuse(model)
+    assert fused is not model
+    assert [type(layer) for layer in fused.layers].count(PhasePReLU) == 1
+    values = image((2, 9, 7, 4), seed=2) - 0.5
+    expected = np.asarray(model.predict_on_batch(values))
+    assert (expected < 0).mean() > 0.2 and (expected > 0).mean() > 0.2
+    np.testing.assert_array_equal(np.asarray(fused.predict_on_batch(values)), expected)
+    as_float32 = keras.Model(inputs, keras.layers.PReLU(shared_axes=[1, 2])(inputs))
+    assert fuse(as_float32) is as_float32  # float32 PReLUs stay as they are

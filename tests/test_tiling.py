@@ -12,6 +12,7 @@ from data.matlab_functions import imresize
 from inference import tiling
 from inference.split import split_generator
 from models.generator import build_generator
+from models.subpixel import PhasePReLU
 
 
 @pytest.fixture(scope="module")
@@ -120,6 +121,8 @@ def test_mixed_precision_tiles_equal_the_untiled_result_of_that_precision(
     from models.precision import in_precision
 
     mixed = in_precision(tiny, precision)
+    # The first upsampling stage's PReLU runs as a select (models.subpixel.as_select).
+    assert any(isinstance(layer, PhasePReLU) for layer in split_generator(mixed, 4).whole.chain)
     image = noise((30, 61, 3), seed=3)
     untiled = tiling.upscale(image, mixed, tile=0)
     for tile, pad in ((8, TINY_FIELD), (13, tiling.DEFAULT_TILE_PAD)):
