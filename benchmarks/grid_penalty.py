@@ -48,6 +48,15 @@ from benchmarks.machine import describe_cpu  # noqa: E402
 from data.conventions import DEFAULT_SCALE, to_model_output  # noqa: E402
 
 FIELDS = ("penalty", "sr_power", "hr_power", "coherent")
+DIGITS = (
+    1,
+    1,
+    1,
+    2,
+    2,
+    2,
+    2,
+)  # the printed columns after the names: FIELDS, Grid, amplitude, notched
 UNIT = 1e-6
 
 
@@ -124,11 +133,10 @@ def main(argv=None):
     print(f"| {' | '.join(columns)} |")
     print("|---" * len(columns) + "|")
     for (name, dataset), figures in rows.items():
-        values = np.array(figures, dtype=float)
-        means = [np.nanmean(column) if np.isfinite(column).any() else np.nan for column in values.T]
-        cells = [f"{value:.1f}" for value in means[:3]] + [f"{means[3]:.2f}"]
-        cells = ["-" if "nan" in cell else cell for cell in cells]  # HR: no penalty
-        cells += [f"{value:.2f}" for value in means[4:]]
+        cells = [  # a mean over the images that have the figure; HR has no penalty: "-"
+            f"{np.nanmean(values):.{places}f}" if np.isfinite(values).any() else "-"
+            for values, places in zip(np.array(figures, float).T, DIGITS, strict=True)
+        ]
         print(f"| {name} | {dataset} | {' | '.join(cells)} |")
     return 0
 

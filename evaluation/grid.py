@@ -90,12 +90,14 @@ def grid_component(image, *, period=DEFAULT_SCALE, window=WINDOW_CELLS) -> np.nd
     component = np.zeros_like(pixels)
     if min(height, width) < period:
         return component
+
+    def blur(array, sigma):  # the shape kept: OpenCV drops a last axis of 1
+        return cv2.GaussianBlur(np.ascontiguousarray(array), (0, 0), sigma).reshape(array.shape)
+
     cropped = pixels[:height, :width]
-    high = cropped - cv2.GaussianBlur(cropped, (0, 0), period / 2).reshape(cropped.shape)
+    high = cropped - blur(cropped, period / 2)
     phases = {
-        (row, column): cv2.GaussianBlur(
-            np.ascontiguousarray(high[row::period, column::period]), (0, 0), window
-        ).reshape(high[row::period, column::period].shape)
+        (row, column): blur(high[row::period, column::period], window)
         for row in range(period)
         for column in range(period)
     }
