@@ -20,7 +20,7 @@ dtype policy of the layer it stands for, so a mixed-precision generator
 import keras
 from keras import ops
 
-from models.subpixel import as_select, same_size_conv
+from models.subpixel import as_select, runs_as_select, same_size_conv
 
 
 class ConvBatchNorm(keras.layers.Layer):
@@ -94,7 +94,7 @@ def fuse(model):
         conv = source._keras_history.operation
         if _foldable_conv(conv) and consumers[id(source)] == {layer}:
             pairs[conv] = layer
-    if not pairs and all(as_select(layer) is layer for layer in model.layers):
+    if not pairs and not any(runs_as_select(layer) for layer in model.layers):
         return model
     folded = set(pairs.values())
 
@@ -104,7 +104,7 @@ def fuse(model):
             return ConvBatchNorm(layer, pairs[layer], name=f"{layer.name}_bn_folded", dtype=policy)
         if layer in folded:
             return _PassThrough(name=f"{layer.name}_folded", dtype=policy)
-        if as_select(layer) is not layer:
+        if runs_as_select(layer):
             return as_select(layer)
         return _Shared(layer, name=f"{layer.name}_shared", dtype=policy)
 

@@ -177,10 +177,15 @@ def as_select(layer):
     one process, six rounds, outputs equal to the bit). In float32 on AVX2 it was no faster
     within noise and raised a large body window's peak by 36 MB, so float32 layers stay.
     """
-    mixed = layer.compute_dtype != "float32"
-    if mixed and isinstance(layer, keras.layers.PReLU) and _elementwise(layer):
+    if runs_as_select(layer):
         return PhasePReLU(layer, 1, name=f"{layer.name}_select", dtype=layer.dtype_policy)
     return layer
+
+
+def runs_as_select(layer):
+    """Whether ``as_select`` replaces ``layer``."""
+    mixed = layer.compute_dtype != "float32"
+    return mixed and isinstance(layer, keras.layers.PReLU) and _elementwise(layer)
 
 
 def prelu_select(prelu, inputs, copies=1):
